@@ -1,0 +1,210 @@
+// Package chronytest starts real chronyd instances for tests: Debian's chronyd, fetched by
+// scripts/fetch-chrony.sh, always with -x so that no test can touch this machine's clock,
+// talking only over loopback.
+package chronytest
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Chronyd returns the chronyd binary tests run: $CHRONYD_TEST when set, else the one that
+// scripts/fetch-chrony.sh caches in the repository. A missing binary fails the test: an
+// integration test that skips proves nothing.
+func Chronyd(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("CHRONYD_TEST"); p != "" {
+		return p
+	}
+	p := filepath.Join(RepoRoot(t), ".cache", "chrony", "root", "usr", "sbin", "chronyd")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("chronyd for tests not found at %s: run scripts/fetch-chrony.sh (or set CHRONYD_TEST): %v", p, err)
+	}
+	return p
+}
+
+// RepoRoot is the module's root directory.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("chronytest: cannot locate source file")
+	}
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// ShortTempDir is a temporary directory with a short path: a Unix socket path must fit in 108
+// bytes, which t.TempDir's long names can exceed. Removed when the test ends.
+func ShortTempDir(t testing.TB) string {
+	t.Helper()
+	d, err := os.MkdirTemp("/tmp", "ct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+// FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.
+func FreeUDPPort(t testing.TB) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// CurrentUser is the name chronyd gets with -u: chronyd looks its compiled-in default user
+// up even when it runs unprivileged, and the test machine has no chrony user.
+func CurrentUser(t testing.TB) string {
+	t.Helper()
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Username
+}
+
+// Instance is one running chronyd.
+type Instance struct {
+	Dir    string // its private directory: config, socket, pidfile, drift
+	Port   int    // NTP port on 127.0.0.1 (0 when it serves nothing)
+	Socket string // command socket path
+	Conf   string // config file path
+
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	logs []string
+	done chan struct{}
+	err  error
+}
+
+// Options shape an Instance's chrony.conf. Lines are added verbatim after the defaults
+// (port, cmdport 0, bindcmdaddress, pidfile, driftfile).
+type Options struct {
+	Port  int      // NTP port; 0 picks a free one
+	Lines []string // extra directives
+}
+
+// Start runs chronyd -x -d with opts on loopback and waits (at most 10 s) for its command
+// socket. It is stopped with SIGTERM when the test ends.
+func Start(t testing.TB, opts Options) *Instance {
+	t.Helper()
+	dir := ShortTempDir(t)
+	if err := os.Chmod(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	port := opts.Port
+	if port == 0 {
+		port = FreeUDPPort(t)
+	}
+	in := &Instance{
+		Dir:    dir,
+		Port:   port,
+		Socket: filepath.Join(dir, "chronyd.sock"),
+		Conf:   filepath.Join(dir, "chrony.conf"),
+		done:   make(chan struct{}),
+	}
+	conf := []string{
+		fmt.Sprintf("port %d", port),
+		"bindaddress 127.0.0.1",
+		"cmdport 0",
+		"bindcmdaddress " + in.Socket,
+		"pidfile " + filepath.Join(dir, "chronyd.pid"),
+		"driftfile " + filepath.Join(dir, "drift"),
+	}
+	conf = append(conf, opts.Lines...)
+	if err := os.WriteFile(in.Conf, []byte(strings.Join(conf, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// -x: never touch this machine's clock. -d: foreground, logs on stderr.
+	in.cmd = exec.Command(Chronyd(t), "-x", "-d", "-U", "-u", CurrentUser(t), "-f", in.Conf)
+	stderr, err := in.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.cmd.Start(); err != nil {
+		t.Fatalf("start chronyd: %v", err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			in.mu.Lock()
+			in.logs = append(in.logs, sc.Text())
+			in.mu.Unlock()
+		}
+		in.err = in.cmd.Wait()
+		close(in.done)
+	}()
+	t.Cleanup(func() { in.Stop() })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(in.Socket); err == nil {
+			return in
+		}
+		select {
+		case <-in.done:
+			t.Fatalf("chronyd exited before opening its socket: %v\n%s", in.err, in.Logs())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("chronyd did not open %s within 10s\n%s", in.Socket, in.Logs())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// StartUpstream runs a chronyd that serves loopback clients as a stratum 1 reference
+// (`local stratum 1`) with no sources of its own.
+func StartUpstream(t testing.TB) *Instance {
+	t.Helper()
+	return Start(t, Options{Lines: []string{"local stratum 1", "allow 127.0.0.0/8"}})
+}
+
+// ServerLine is a `server` directive for in that polls fast (sub-second), so a client syncs
+// within a second or two instead of the ~5 s that iburst alone takes.
+func (in *Instance) ServerLine() string {
+	return fmt.Sprintf("server 127.0.0.1 port %d iburst minpoll -2 maxpoll 0", in.Port)
+}
+
+// Logs returns chronyd's stderr so far.
+func (in *Instance) Logs() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return strings.Join(in.logs, "\n")
+}
+
+// PID is chronyd's process id.
+func (in *Instance) PID() int { return in.cmd.Process.Pid }
+
+// Stop sends SIGTERM and waits at most 5 s, then SIGKILL. Safe to call twice.
+func (in *Instance) Stop() {
+	select {
+	case <-in.done:
+		return
+	default:
+	}
+	_ = in.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-in.done:
+	case <-time.After(5 * time.Second):
+		_ = in.cmd.Process.Kill()
+		<-in.done
+	}
+}
+
+// Done is closed when chronyd has exited.
+func (in *Instance) Done() <-chan struct{} { return in.done }

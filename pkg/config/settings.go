@@ -1,0 +1,96 @@
+package config
+
+import (
+	"path/filepath"
+	"time"
+)
+
+// ClockControl says whether chronyd may discipline the system clock.
+type ClockControl string
+
+// The values CLOCK_CONTROL accepts.
+const (
+	// ClockAuto disciplines the clock when CAP_SYS_TIME can be had, else serves with -x.
+	ClockAuto ClockControl = "auto"
+	// ClockOn refuses to start without CAP_SYS_TIME.
+	ClockOn ClockControl = "on"
+	// ClockOff always runs chronyd with -x and never gives it CAP_SYS_TIME.
+	ClockOff ClockControl = "off"
+)
+
+// Source is one NTP_SERVERS or NTP_POOLS entry: a host and its validated chrony options,
+// each option already in chrony's own syntax ("iburst", "maxpoll 6").
+type Source struct {
+	Host    string
+	Options []string
+}
+
+// Settings is everything the entrypoint needs, from the environment, after validation.
+// Fields may be added; existing names are a contract shared by the packages that consume them.
+type Settings struct {
+	// Sources. Servers and Pools are empty only when a mounted chrony.conf is used.
+	Servers []Source
+	Pools   []Source
+
+	EnableNTS   bool // ENABLE_NTS: nts on every source
+	NoClientLog bool // NOCLIENTLOG
+
+	// Allow lists the ALLOW entries (addresses or CIDRs). AllowAll is ALLOW=all (the default);
+	// both empty/false is ALLOW=none: client only, no NTP server port.
+	Allow    []string
+	AllowAll bool
+
+	// LocalStratum is the stratum served when no source is reachable; 0 means off.
+	LocalStratum int
+
+	ClockControl ClockControl
+	NTPPort      int // NTP_PORT, 1..65535
+
+	LogLevel  string // LOG_LEVEL normalised to debug, info, warn or error
+	LogFormat string // LOG_FORMAT: json or console
+
+	// Paths, so the same binary runs outside a container and in tests.
+	Chronyd       string // CHRONYD
+	ChronyConf    string // CHRONY_CONF: a mounted file here is used as is
+	ChronyConfDir string // CHRONY_CONF_DIR: drop-in *.conf files
+	StateDir      string // STATE_DIR: drift file, NTS keys
+	RunDir        string // RUN_DIR: rendered config, chronyd's socket dir, client sockets
+
+	// ChronyUser is the user chronyd runs as (CHRONY_USER, default "chrony"), looked up by name.
+	ChronyUser string
+
+	// HTTPAddr serves /healthz, /readyz and /metrics; empty when HTTP_ADDR=off.
+	HTTPAddr string
+
+	// Readiness thresholds (READY_MAX_DISTANCE, READY_ALLOW_LOCAL).
+	ReadyMaxDistance time.Duration
+	ReadyAllowLocal  bool
+
+	// NTS server (NTS_SERVER_CERT, NTS_SERVER_KEY): both set or both empty.
+	NTSServerCert string
+	NTSServerKey  string
+
+	// RenderVars names every variable that shapes a rendered chrony.conf and was set. A mounted
+	// CHRONY_CONF together with any of them is an error (see MountedConflict).
+	RenderVars []string
+}
+
+// The layout under RunDir. chronyd refuses a socket directory that its own user and group do
+// not own, or that grants "other" any permission, and a tmpfs or emptyDir mounted on RunDir is
+// root-owned: so chronyd gets a private subdirectory that the entrypoint creates with the right
+// owner, and clients bind their sockets elsewhere in RunDir.
+
+// ChronydDir is chronyd's private directory: owner ChronyUser, mode 0750.
+func (s *Settings) ChronydDir() string { return filepath.Join(s.RunDir, "chronyd") }
+
+// SocketPath is chronyd's Unix command socket.
+func (s *Settings) SocketPath() string { return filepath.Join(s.ChronydDir(), "chronyd.sock") }
+
+// PIDFile is chronyd's pidfile; a stale one is removed before each start.
+func (s *Settings) PIDFile() string { return filepath.Join(s.ChronydDir(), "chronyd.pid") }
+
+// RenderedConf is where the effective chrony.conf is written before chronyd starts.
+func (s *Settings) RenderedConf() string { return filepath.Join(s.RunDir, "chrony.conf") }
+
+// DriftFile is chronyd's drift file.
+func (s *Settings) DriftFile() string { return filepath.Join(s.StateDir, "drift") }
