@@ -31,12 +31,12 @@ func runApp(ctx context.Context, args, environ []string, stdout, stderr io.Write
 			"(or use a mounted one), check the container's capabilities and directories, then\n" +
 			"launch and supervise chronyd. Configuration comes only from environment variables;\n" +
 			"`entrypoint config --help` lists them.",
-		Version:         version,
-		Writer:          stdout,
-		ErrWriter:       stderr,
-		HideVersion:     true,
-		ExitErrHandler:  func(*cli.Context, error) {}, // exit codes are decided below, not by cli
-		Action:          func(c *cli.Context) error { return runCommand(c, environ) },
+		Version:        version,
+		Writer:         stdout,
+		ErrWriter:      stderr,
+		HideVersion:    true,
+		ExitErrHandler: func(*cli.Context, error) {}, // exit codes are decided below, not by cli
+		Action:         func(c *cli.Context) error { return runCommand(c, environ) },
 		Commands: []*cli.Command{
 			{
 				Name:   "run",
