@@ -1,0 +1,342 @@
+package chronyconf_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"flag"
+	"fmt"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chris-short/chrony/internal/chronytest"
+	"github.com/chris-short/chrony/pkg/chronyconf"
+	"github.com/chris-short/chrony/pkg/config"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+type renderCase struct {
+	name         string
+	env          []string
+	clockControl bool
+	mounted      bool
+}
+
+var renderCases = []renderCase{
+	{name: "defaults", env: nil},
+	{name: "clock-control", env: nil, clockControl: true},
+	{name: "client-only", env: []string{"ALLOW=none", "NTP_SERVERS=ntp.example.org iburst"}},
+	{name: "servers-and-pools", env: []string{
+		"NTP_SERVERS=ntp1.example.org iburst prefer minpoll 4 maxpoll 8,192.0.2.1 xleave presend 9,2001:db8::123 key 7 version 3",
+		"NTP_POOLS=0.pool.ntp.org iburst maxdelay 0.3,1.pool.ntp.org offset -0.0005 asymmetry 0.1 filter 3 extfield F323"}},
+	{name: "nts", env: []string{"ENABLE_NTS=true", "NTP_SERVERS=time.cloudflare.com iburst,nts.netnod.se nts ntsport 4460 certset 0"}},
+	{name: "nts-server", env: []string{"NTS_SERVER_CERT=/etc/chrony/tls/cert.pem", "NTS_SERVER_KEY=/etc/chrony/tls/key.pem", "ALLOW=10.0.0.0/8,2001:db8::/32"}},
+	{name: "no-local-stratum", env: []string{"LOCAL_STRATUM=off"}},
+	{name: "noclientlog", env: []string{"NOCLIENTLOG=yes", "LOCAL_STRATUM=3"}},
+	{name: "custom-port", env: []string{"NTP_PORT=1123", "ALLOW=192.168.0.0/16,::1", "STATE_DIR=/data", "RUN_DIR=/tmp/r"}},
+	{name: "mounted", env: []string{"CHRONY_CONF=/config/chrony.conf"}, mounted: true},
+}
+
+func render(t *testing.T, c renderCase) []byte {
+	t.Helper()
+	s, err := config.Load(c.env)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if c.mounted {
+		return chronyconf.RenderMounted(s)
+	}
+	return chronyconf.Render(s, c.clockControl)
+}
+
+func TestRenderGolden(t *testing.T) {
+	for _, c := range renderCases {
+		t.Run(c.name, func(t *testing.T) {
+			got := render(t, c)
+			if again := render(t, c); string(again) != string(got) {
+				t.Fatal("Render is not deterministic")
+			}
+			path := filepath.Join("testdata", c.name+".conf")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (go test ./pkg/chronyconf -update creates it)", err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("%s differs (go test ./pkg/chronyconf -update rewrites it)\n--- got:\n%s--- want:\n%s", path, got, want)
+			}
+		})
+	}
+}
+
+// TestGoldenFilesParse runs Debian's chronyd 4.3 -p on every golden file: each must parse.
+func TestGoldenFilesParse(t *testing.T) {
+	chronyd := chronytest.Chronyd(t)
+	files, err := filepath.Glob(filepath.Join("testdata", "*.conf"))
+	if err != nil || len(files) < len(renderCases) {
+		t.Fatalf("found %d golden files (%v), want %d", len(files), err, len(renderCases))
+	}
+	// The mounted wrapper includes its file, which must exist: check it against a copy whose
+	// include names a real file.
+	dir := t.TempDir()
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			path := f
+			if filepath.Base(f) == "mounted.conf" {
+				userConf := filepath.Join(dir, "user.conf")
+				if err := os.WriteFile(userConf, []byte("server 192.0.2.1 iburst\nbindcmdaddress /nonexistent/user.sock\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				b, _ := os.ReadFile(f)
+				b = []byte(strings.Replace(string(b), "include /config/chrony.conf", "include "+userConf, 1))
+				path = filepath.Join(dir, "mounted.conf")
+				if err := os.WriteFile(path, b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := chronyconf.Check(ctx, chronyd, path); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestCheckReportsChronydsError(t *testing.T) {
+	chronyd := chronytest.Chronyd(t)
+	dir := t.TempDir()
+	tests := []struct {
+		name, conf, want string
+	}{
+		{"unknown directive", "server 192.0.2.1\nfrobnicate 1\n", "Fatal error : Invalid directive at line 2 in file "},
+		{"bad source option", "server 192.0.2.1 port\n", "Fatal error : Could not parse server directive at line 1 in file "},
+		{"4.6-only directive", "ratelimit interval 1 kod 4\n", "Fatal error : Could not parse ratelimit directive at line 1 in file "},
+		{"missing include", "include /nonexistent/chrony.conf\n", "Fatal error : Could not open /nonexistent/chrony.conf : No such file or directory"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, fmt.Sprintf("bad%d.conf", i))
+			if err := os.WriteFile(path, []byte(tt.conf), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := chronyconf.Check(ctx, chronyd, path)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("Check = %v, want it to name %s and carry %q", err, path, tt.want)
+			}
+		})
+	}
+	t.Run("missing chronyd", func(t *testing.T) {
+		err := chronyconf.Check(context.Background(), filepath.Join(dir, "no-chronyd"), filepath.Join(dir, "bad0.conf"))
+		if err == nil {
+			t.Fatal("Check succeeded without a chronyd")
+		}
+	})
+	t.Run("context ends", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		err := chronyconf.Check(ctx, chronyd, filepath.Join(dir, "bad0.conf"))
+		if err == nil || !strings.Contains(err.Error(), "context canceled") {
+			t.Fatalf("Check = %v, want context canceled", err)
+		}
+	})
+}
+
+// TestRenderedConfigStartsChronyd starts the real chronyd (-x, loopback only) with rendered
+// files: -p checks only syntax, while allow subnets, ports, the NTS key pair and the socket
+// directory are only checked when chronyd really starts.
+func TestRenderedConfigStartsChronyd(t *testing.T) {
+	chronyd := chronytest.Chronyd(t)
+	upstream := chronytest.StartUpstream(t)
+	tests := []struct {
+		name string
+		env  []string
+	}{
+		{"server on loopback", []string{"ALLOW=127.0.0.0/8,::1", "NOCLIENTLOG=true"}},
+		{"allow all", []string{"ALLOW=all", "LOCAL_STRATUM=off"}},
+		{"client only", []string{"ALLOW=none"}},
+		{"nts server", []string{"ALLOW=127.0.0.1", "NTS_SERVER_CERT=CERT", "NTS_SERVER_KEY=KEY"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := chronytest.ShortTempDir(t)
+			env := []string{
+				"NTP_SERVERS=" + strings.TrimPrefix(upstream.ServerLine(), "server "),
+				"RUN_DIR=" + dir, "STATE_DIR=" + dir, "CHRONY_CONF_DIR=" + filepath.Join(dir, "conf.d"),
+			}
+			for _, kv := range tt.env {
+				if strings.HasPrefix(kv, "ALLOW=") && kv != "ALLOW=none" {
+					env = append(env, fmt.Sprintf("NTP_PORT=%d", chronytest.FreeUDPPort(t)))
+				}
+				kv = strings.Replace(kv, "=CERT", "="+filepath.Join(dir, "cert.pem"), 1)
+				kv = strings.Replace(kv, "=KEY", "="+filepath.Join(dir, "key.pem"), 1)
+				env = append(env, kv)
+			}
+			s, err := config.Load(env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.NTSServerCert != "" {
+				writeKeyPair(t, s.NTSServerCert, s.NTSServerKey, nil)
+				if err := chronyconf.CheckNTSKeyPair(s.NTSServerCert, s.NTSServerKey); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Mkdir(s.ChronydDir(), 0o750); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(s.RenderedConf(), chronyconf.Render(s, false), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			runChronyd(t, chronyd, s)
+		})
+	}
+}
+
+// TestMountedWrapperStartsChronyd starts chronyd on RenderMounted's wrapper around a user file
+// that names its own socket and pidfile: the wrapper's lines must win (the socket appears where
+// the entrypoint looks for it).
+func TestMountedWrapperStartsChronyd(t *testing.T) {
+	chronyd := chronytest.Chronyd(t)
+	dir := chronytest.ShortTempDir(t)
+	user := filepath.Join(dir, "user.conf")
+	conf := fmt.Sprintf("port 0\ncmdport 0\nbindcmdaddress %s/user.sock\npidfile %s/user.pid\ndriftfile %s/drift\n", dir, dir, dir)
+	if err := os.WriteFile(user, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := config.Load([]string{"RUN_DIR=" + dir, "STATE_DIR=" + dir, "CHRONY_CONF=" + user, "CHRONY_CONF_DIR=" + filepath.Join(dir, "missing.d")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(s.ChronydDir(), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.RenderedConf(), chronyconf.RenderMounted(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runChronyd(t, chronyd, s)
+	if _, err := os.Stat(filepath.Join(dir, "user.sock")); err == nil {
+		t.Fatal("chronyd also bound the mounted file's socket")
+	}
+}
+
+// runChronyd starts chronyd -x on the rendered file and waits (at most 10 s) for its socket,
+// then stops it; chronyd exiting first fails the test with its log.
+func runChronyd(t *testing.T, chronyd string, s *config.Settings) {
+	t.Helper()
+	var log strings.Builder
+	cmd := exec.Command(chronyd, "-x", "-d", "-U", "-u", chronytest.CurrentUser(t), "-f", s.RenderedConf())
+	cmd.Stderr = &log
+	cmd.Stdout = &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}()
+	deadline := time.After(10 * time.Second)
+	for {
+		if _, err := os.Stat(s.SocketPath()); err == nil {
+			return
+		}
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("chronyd exited: %v\n%s", err, log.String())
+		case <-deadline:
+			t.Fatalf("no socket at %s within 10 s\n%s", s.SocketPath(), log.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// writeKeyPair writes a self-signed ECDSA certificate and key; with other set, the key written
+// is other's instead, so the pair does not match.
+func writeKeyPair(t *testing.T, certPath, keyPath string, other *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other != nil {
+		key = other
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCheckNTSKeyPair(t *testing.T) {
+	dir := t.TempDir()
+	good, goodKey := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	writeKeyPair(t, good, goodKey, nil)
+	stranger, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad, badKey := filepath.Join(dir, "c2.pem"), filepath.Join(dir, "k2.pem")
+	writeKeyPair(t, bad, badKey, stranger)
+	missing := filepath.Join(dir, "missing.pem")
+	tests := []struct {
+		name, cert, key, want string
+	}{
+		{"matching pair", good, goodKey, ""},
+		{"cert missing", missing, goodKey, "NTS_SERVER_CERT " + missing + ": read certificate: "},
+		{"key missing", good, missing, "NTS_SERVER_KEY " + missing + ": read key: "},
+		{"mismatched", bad, badKey, "NTS_SERVER_CERT " + bad + " and NTS_SERVER_KEY " + badKey + ": not a usable certificate and matching key: tls: private key does not match public key"},
+		{"key as cert", goodKey, goodKey, "NTS_SERVER_CERT " + goodKey + " and NTS_SERVER_KEY " + goodKey + ": not a usable certificate and matching key: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := chronyconf.CheckNTSKeyPair(tt.cert, tt.key)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if (tt.want == "") != (got == "") || !strings.HasPrefix(got, tt.want) {
+				t.Fatalf("CheckNTSKeyPair = %q, want prefix %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,425 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// maxValueLen bounds every value: the longest legitimate one (a list of sources) is far shorter,
+// and error messages quote only the start of a longer one.
+const maxValueLen = 4096
+
+// maxSocketPath is the longest Unix socket path the kernel accepts (sun_path without its NUL).
+const maxSocketPath = 107
+
+// VarError is a problem with one variable's value. Its text names the variable and quotes the
+// value so that the user can find it in their compose file or pod spec.
+type VarError struct {
+	Name  string
+	Value string
+	Err   error
+}
+
+func (e *VarError) Error() string {
+	return fmt.Sprintf("%s=%s: %v", e.Name, quote(e.Value), e.Err)
+}
+
+func (e *VarError) Unwrap() error { return e.Err }
+
+// quote shows a value safely: escaped, and cut short when long.
+func quote(v string) string {
+	const show = 64
+	if len(v) > show {
+		return strconv.QuoteToASCII(v[:show]) + fmt.Sprintf("...(%d bytes)", len(v))
+	}
+	return strconv.QuoteToASCII(v)
+}
+
+// env is the environment as Load sees it: the last of repeated names wins, as in os/exec.
+type env map[string]string
+
+func (e env) lookup(name string) (string, bool) { v, ok := e[name]; return v, ok }
+
+// Load turns an environment (os.Environ form) into validated Settings. It reports every problem
+// at once, joined, each naming its variable. It reads nothing but environ.
+func Load(environ []string) (*Settings, error) {
+	e := env{}
+	var order []string
+	for _, kv := range environ {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			continue
+		}
+		if _, dup := e[name]; !dup {
+			order = append(order, name)
+		}
+		e[name] = value
+	}
+	l := &loader{env: e}
+	s := l.settings()
+	errs := append(nearMisses(order, e), l.errs...)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return s, nil
+}
+
+type loader struct {
+	env  env
+	errs []error
+	set  []string // our variables that were set, in Variables order
+}
+
+func (l *loader) fail(name, value string, err error) {
+	l.errs = append(l.errs, &VarError{Name: name, Value: value, Err: err})
+}
+
+// get returns a variable's value, or its default when unset. A set value is screened for
+// characters that have no business in any of our values; an empty one is rejected because
+// "set but empty" is usually a compose file's ${VAR} with VAR unset, not a choice.
+func (l *loader) get(name string) (value string, set, ok bool) {
+	v, present := l.env.lookup(name)
+	if !present {
+		return defaultOf(name), false, true
+	}
+	l.set = append(l.set, name)
+	if err := screen(v); err != nil {
+		l.fail(name, v, err)
+		return "", true, false
+	}
+	if strings.Trim(v, " ") == "" {
+		l.fail(name, v, fmt.Errorf("set but empty; unset it to get the default (%s)", defaultText(name)))
+		return "", true, false
+	}
+	return v, true, true
+}
+
+func defaultText(name string) string {
+	if d := defaultOf(name); d != "" {
+		return d
+	}
+	switch name {
+	case "NTP_SERVERS":
+		return "none; NTP_POOLS=pool.ntp.org iburst when both are unset"
+	}
+	return "none"
+}
+
+// screen rejects what could end a chrony.conf line, start a comment, or hide a look-alike.
+func screen(v string) error {
+	if len(v) > maxValueLen {
+		return fmt.Errorf("%d bytes long; the limit is %d", len(v), maxValueLen)
+	}
+	for i := 0; i < len(v); {
+		r, size := utf8.DecodeRuneInString(v[i:])
+		switch {
+		case r == '\n':
+			return fmt.Errorf("contains a newline at byte %d; values are single-line", i)
+		case r == 0:
+			return fmt.Errorf("contains a NUL byte at byte %d", i)
+		case r < 0x20 || r == 0x7f:
+			return fmt.Errorf("contains control character %U at byte %d", r, i)
+		case r >= 0x80:
+			return fmt.Errorf("contains non-ASCII character %U at byte %d (a look-alike of an ASCII one?); only ASCII is accepted", r, i)
+		case r == '#' || r == '"' || r == '\'' || r == '`' || r == '\\':
+			return fmt.Errorf("contains %q at byte %d; no quoting or comments are needed, remove it", r, i)
+		}
+		i += size
+	}
+	return nil
+}
+
+func (l *loader) settings() *Settings {
+	s := &Settings{}
+
+	seen := map[string]string{}
+	servers, sSet, sOK := l.get("NTP_SERVERS")
+	if sSet && sOK {
+		var errs []error
+		s.Servers, errs = parseSources(servers, seen, "NTP_SERVERS")
+		for _, err := range errs {
+			l.fail("NTP_SERVERS", servers, err)
+		}
+	}
+	pools, pSet, pOK := l.get("NTP_POOLS")
+	if pOK && (pSet || !sSet) {
+		var errs []error
+		s.Pools, errs = parseSources(pools, seen, "NTP_POOLS")
+		for _, err := range errs {
+			l.fail("NTP_POOLS", pools, err)
+		}
+	}
+
+	s.EnableNTS = l.boolean("ENABLE_NTS")
+	s.NoClientLog = l.boolean("NOCLIENTLOG")
+
+	if v, _, ok := l.get("ALLOW"); ok {
+		s.Allow, s.AllowAll = l.allow(v)
+	}
+
+	if v, _, ok := l.get("LOCAL_STRATUM"); ok {
+		if strings.EqualFold(v, "off") {
+			s.LocalStratum = 0
+		} else if n, err := intIn(v, 1, 15); err != nil {
+			l.fail("LOCAL_STRATUM", v, fmt.Errorf("%w; want 1..15 or off", err))
+		} else {
+			s.LocalStratum = n
+		}
+	}
+
+	if v, _, ok := l.get("CLOCK_CONTROL"); ok {
+		switch c := ClockControl(strings.ToLower(v)); c {
+		case ClockAuto, ClockOn, ClockOff:
+			s.ClockControl = c
+		default:
+			l.fail("CLOCK_CONTROL", v, errors.New("want auto, on or off"))
+		}
+	}
+
+	if v, set, ok := l.get("NTP_PORT"); ok {
+		if kubeServiceLink.MatchString(v) {
+			l.fail("NTP_PORT", v, errors.New("this is a Kubernetes service link (a Service named ntp exists in the namespace), not a port: set enableServiceLinks: false in the pod spec, or set NTP_PORT explicitly"))
+		} else if n, err := intIn(v, 1, 65535); err != nil {
+			l.fail("NTP_PORT", v, fmt.Errorf("%w; want a UDP port 1..65535", err))
+		} else {
+			s.NTPPort = n
+			if set && !s.AllowAll && len(s.Allow) == 0 && l.valid("ALLOW") {
+				l.fail("NTP_PORT", v, errors.New("has no effect with ALLOW=none (client only, no NTP port): unset one of them"))
+			}
+		}
+	}
+
+	if v, _, ok := l.get("LOG_LEVEL"); ok {
+		levels := map[string]string{"debug": "debug", "info": "info", "warn": "warn", "error": "error",
+			"0": "info", "1": "warn", "2": "error", "3": "error"}
+		if lv, found := levels[strings.ToLower(v)]; found {
+			s.LogLevel = lv
+		} else {
+			l.fail("LOG_LEVEL", v, errors.New("want debug, info, warn or error (or chronyd's 0..3)"))
+		}
+	}
+	if v, _, ok := l.get("LOG_FORMAT"); ok {
+		switch f := strings.ToLower(v); f {
+		case "json", "console":
+			s.LogFormat = f
+		default:
+			l.fail("LOG_FORMAT", v, errors.New("want json or console"))
+		}
+	}
+
+	s.Chronyd = l.path("CHRONYD")
+	s.ChronyConf = l.path("CHRONY_CONF")
+	s.ChronyConfDir = l.path("CHRONY_CONF_DIR")
+	s.StateDir = l.path("STATE_DIR")
+	if s.RunDir = l.path("RUN_DIR"); s.RunDir != "" && len(s.SocketPath()) > maxSocketPath {
+		l.fail("RUN_DIR", s.RunDir, fmt.Errorf("too long: chronyd's socket %s would be %d bytes, the limit is %d", s.SocketPath(), len(s.SocketPath()), maxSocketPath))
+	}
+
+	if v, _, ok := l.get("CHRONY_USER"); ok {
+		if !userRE.MatchString(v) {
+			l.fail("CHRONY_USER", v, errors.New("not a user name (letters, digits, '.', '_', '-', not starting with '-', at most 32)"))
+		} else {
+			s.ChronyUser = v
+		}
+	}
+
+	if v, _, ok := l.get("HTTP_ADDR"); ok {
+		if strings.EqualFold(v, "off") {
+			s.HTTPAddr = ""
+		} else if err := checkHostPort(v); err != nil {
+			l.fail("HTTP_ADDR", v, fmt.Errorf("%w; want host:port, :port or off", err))
+		} else {
+			s.HTTPAddr = v
+		}
+	}
+
+	if v, _, ok := l.get("READY_MAX_DISTANCE"); ok {
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil:
+			l.fail("READY_MAX_DISTANCE", v, errors.New("not a Go duration such as 1s or 250ms"))
+		case d <= 0:
+			l.fail("READY_MAX_DISTANCE", v, errors.New("must be above zero"))
+		default:
+			s.ReadyMaxDistance = d
+		}
+	}
+	s.ReadyAllowLocal = l.boolean("READY_ALLOW_LOCAL")
+
+	s.NTSServerCert = l.path("NTS_SERVER_CERT")
+	s.NTSServerKey = l.path("NTS_SERVER_KEY")
+	_, certSet := l.env.lookup("NTS_SERVER_CERT")
+	_, keySet := l.env.lookup("NTS_SERVER_KEY")
+	if certSet != keySet {
+		name, other := "NTS_SERVER_CERT", "NTS_SERVER_KEY"
+		if keySet {
+			name, other = other, name
+		}
+		v, _ := l.env.lookup(name)
+		l.fail(name, v, fmt.Errorf("set without %s: serving NTS needs both, or unset it", other))
+	}
+	if certSet && keySet && !s.AllowAll && len(s.Allow) == 0 && l.valid("ALLOW") {
+		v, _ := l.env.lookup("NTS_SERVER_CERT")
+		l.fail("NTS_SERVER_CERT", v, errors.New("serving NTS needs clients: ALLOW=none allows none"))
+	}
+
+	for _, v := range Variables {
+		if renderVarNames[v.Name] && contains(l.set, v.Name) {
+			s.RenderVars = append(s.RenderVars, v.Name)
+		}
+	}
+	return s
+}
+
+var (
+	userRE          = regexp.MustCompile(`^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,31}$`)
+	kubeServiceLink = regexp.MustCompile(`^(?i)(tcp|udp|sctp)://`)
+)
+
+// valid says whether name had no error so far (so follow-up checks do not pile on).
+func (l *loader) valid(name string) bool {
+	for _, err := range l.errs {
+		var ve *VarError
+		if errors.As(err, &ve) && ve.Name == name {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *loader) boolean(name string) bool {
+	v, _, ok := l.get(name)
+	if !ok {
+		return false
+	}
+	switch strings.ToLower(v) {
+	case "true", "1", "yes":
+		return true
+	case "false", "0", "no":
+		return false
+	}
+	l.fail(name, v, errors.New("want true or false (also 1/0, yes/no)"))
+	return false
+}
+
+// path accepts an absolute, clean path that can stand as one word in chrony.conf: no spaces,
+// and no glob characters since `include` treats its argument as a pattern.
+func (l *loader) path(name string) string {
+	v, set, ok := l.get(name)
+	if !ok || (!set && v == "") {
+		return ""
+	}
+	switch {
+	case !filepath.IsAbs(v):
+		l.fail(name, v, errors.New("must be an absolute path"))
+	case filepath.Clean(v) != v:
+		l.fail(name, v, fmt.Errorf("not a clean path; did you mean %s?", filepath.Clean(v)))
+	case strings.ContainsAny(v, " *?[]{}"):
+		l.fail(name, v, errors.New("must not contain spaces or glob characters (* ? [ ] { })"))
+	default:
+		return v
+	}
+	return ""
+}
+
+func (l *loader) allow(v string) (list []string, all bool) {
+	switch strings.ToLower(v) {
+	case "all":
+		return nil, true
+	case "none":
+		return nil, false
+	}
+	items := strings.Split(v, ",")
+	seen := map[string]bool{}
+	for i, item := range items {
+		item = strings.Trim(item, " ")
+		var p netip.Prefix
+		var err error
+		switch {
+		case item == "":
+			l.fail("ALLOW", v, fmt.Errorf("item %d of %d is empty (a stray comma?)", i+1, len(items)))
+			continue
+		case strings.EqualFold(item, "all") || strings.EqualFold(item, "none"):
+			l.fail("ALLOW", v, fmt.Errorf("%s cannot be combined with addresses; use it alone", item))
+			continue
+		case strings.Contains(item, "/"):
+			p, err = netip.ParsePrefix(item)
+		default:
+			var a netip.Addr
+			if a, err = netip.ParseAddr(item); err == nil {
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+		}
+		if err != nil {
+			l.fail("ALLOW", v, fmt.Errorf("%q is not an IP address or CIDR (such as 10.0.0.0/8 or 2001:db8::/32)", item))
+			continue
+		}
+		if p.Addr().Zone() != "" {
+			l.fail("ALLOW", v, fmt.Errorf("%q: chrony does not accept an IPv6 zone in allow", item))
+			continue
+		}
+		if p.Masked() != p {
+			l.fail("ALLOW", v, fmt.Errorf("%q has host bits set; did you mean %s?", item, p.Masked()))
+			continue
+		}
+		text := p.Addr().String()
+		if p.Bits() != p.Addr().BitLen() {
+			text = p.String()
+		}
+		if seen[text] {
+			l.fail("ALLOW", v, fmt.Errorf("%s is listed twice", text))
+			continue
+		}
+		seen[text] = true
+		list = append(list, text)
+	}
+	return list, false
+}
+
+func intIn(v string, lo, hi int) (int, error) {
+	if !intRE.MatchString(v) {
+		return 0, errors.New("not an integer")
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, errors.New("out of range")
+	}
+	return n, nil
+}
+
+func checkHostPort(v string) error {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return errors.New("not host:port")
+	}
+	if _, err := intIn(port, 1, 65535); err != nil {
+		return fmt.Errorf("port %q is not 1..65535", port)
+	}
+	if host == "" {
+		return nil
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil
+	}
+	if strings.Contains(host, ":") || checkHost(host) != nil {
+		return fmt.Errorf("host %q is not an IP address or host name", host)
+	}
+	return nil
+}

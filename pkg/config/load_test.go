@@ -1,0 +1,181 @@
+package config_test
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chris-short/chrony/pkg/config"
+	"github.com/chris-short/chrony/pkg/config/configtest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// result is what a golden file holds for one environment: the joined errors, or the settings.
+func result(t *testing.T, env []string) string {
+	t.Helper()
+	s, err := config.Load(env)
+	if err != nil {
+		if s != nil {
+			t.Errorf("Load returned settings together with an error")
+		}
+		return "error:\n" + err.Error() + "\n"
+	}
+	b, jerr := json.MarshalIndent(s, "", "  ")
+	if jerr != nil {
+		t.Fatal(jerr)
+	}
+	return "settings:\n" + string(b) + "\n"
+}
+
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (go test -update rewrites it)\n--- got:\n%s\n--- want:\n%s", path, got, want)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	if len(configtest.Cases) < 40 {
+		t.Fatalf("only %d cases; the table is meant to hold at least 40", len(configtest.Cases))
+	}
+	names := map[string]bool{}
+	for _, c := range configtest.Cases {
+		if names[c.Name] {
+			t.Fatalf("case %s appears twice", c.Name)
+		}
+		names[c.Name] = true
+		t.Run(c.Name, func(t *testing.T) {
+			got := result(t, c.Env)
+			golden(t, filepath.Join("testdata", "load", c.Name+".golden"), got)
+			// Every error line names a variable, so the user knows what to fix.
+			if body, ok := strings.CutPrefix(got, "error:\n"); ok {
+				for _, line := range strings.Split(strings.TrimSpace(body), "\n") {
+					if !namesVariable(line) {
+						t.Errorf("error line names no variable: %q", line)
+					}
+				}
+			}
+		})
+	}
+}
+
+func namesVariable(line string) bool {
+	for _, v := range config.Variables {
+		if strings.HasPrefix(line, v.Name+"=") {
+			return true
+		}
+	}
+	return strings.Contains(line, " is not a known variable; ")
+}
+
+// TestLoadKubernetesPodIsQuiet makes sure the variables every Kubernetes pod carries never look
+// like typos of ours, whatever the Services in the namespace are called.
+func TestLoadKubernetesPodIsQuiet(t *testing.T) {
+	env := append([]string(nil), configtest.KubePod...)
+	for _, svc := range []string{"NTP", "NTP_SERVERS", "CHRONYD", "ALLOW", "LOCAL", "STATE", "HTTP", "RUN"} {
+		env = append(env, svc+"_SERVICE_HOST=10.96.0.9", svc+"_SERVICE_PORT=123", svc+"_SERVICE_PORT_NTP=123",
+			svc+"_PORT_123_UDP=udp://10.96.0.9:123", svc+"_PORT_123_UDP_PROTO=udp",
+			svc+"_PORT_123_UDP_PORT=123", svc+"_PORT_123_UDP_ADDR=10.96.0.9")
+		if svc != "NTP" {
+			env = append(env, svc+"_PORT=udp://10.96.0.9:123")
+		}
+	}
+	if _, err := config.Load(env); err != nil {
+		t.Fatalf("a plain pod environment was rejected:\n%v", err)
+	}
+}
+
+func TestLoadEnvironForms(t *testing.T) {
+	tests := []struct {
+		name string
+		env  []string
+		want string // NTP_SERVERS host of the first server, or "" for none
+	}{
+		{"last repeated name wins", []string{"NTP_SERVERS=a.example", "NTP_SERVERS=b.example"}, "b.example"},
+		{"entries without = are ignored", []string{"garbage", "=x", "NTP_SERVERS=c.example"}, "c.example"},
+		{"value may contain =", []string{"HTTP_ADDR=:80", "NTP_SERVERS=d.example"}, "d.example"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := config.Load(tt.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(s.Servers) == 0 || s.Servers[0].Host != tt.want {
+				t.Fatalf("servers = %+v, want first host %s", s.Servers, tt.want)
+			}
+		})
+	}
+}
+
+func TestVarErrorUnwraps(t *testing.T) {
+	_, err := config.Load([]string{"NTP_PORT=x", "LOG_FORMAT=y"})
+	var ve *config.VarError
+	if !errors.As(err, &ve) || ve.Name != "NTP_PORT" || ve.Value != "x" {
+		t.Fatalf("errors.As gave %+v from %v", ve, err)
+	}
+}
+
+func TestVariablesDocumentedOnce(t *testing.T) {
+	seen := map[string]bool{}
+	for _, v := range config.Variables {
+		if seen[v.Name] || v.Description == "" {
+			t.Errorf("%s: duplicate or undocumented", v.Name)
+		}
+		seen[v.Name] = true
+	}
+	// Every variable Load reads is in Variables: setting each one to a hostile value must
+	// produce an error that names it.
+	for _, v := range config.Variables {
+		_, err := config.Load([]string{v.Name + "=x\ny"})
+		if err == nil || !strings.Contains(err.Error(), v.Name+"=") {
+			t.Errorf("%s is documented but Load does not read it: %v", v.Name, err)
+		}
+	}
+}
+
+func TestMountedConflict(t *testing.T) {
+	tests := []struct {
+		env  []string
+		want string
+	}{
+		{nil, ""},
+		{[]string{"LOG_LEVEL=debug", "CHRONY_CONF=/c/chrony.conf"}, ""},
+		{[]string{"ALLOW=none"}, "CHRONY_CONF /etc/chrony/chrony.conf is mounted, so ALLOW would be ignored: unset it, or remove the mounted file to render one from the environment"},
+		{[]string{"ALLOW=all", "NTP_SERVERS=a.example"}, "CHRONY_CONF /etc/chrony/chrony.conf is mounted, so NTP_SERVERS and ALLOW would be ignored: unset them, or remove the mounted file to render one from the environment"},
+		{[]string{"NTS_SERVER_KEY=/k", "NTS_SERVER_CERT=/c", "NTP_PORT=1", "NOCLIENTLOG=0"}, "CHRONY_CONF /etc/chrony/chrony.conf is mounted, so NOCLIENTLOG, NTP_PORT, NTS_SERVER_CERT and NTS_SERVER_KEY would be ignored: unset them, or remove the mounted file to render one from the environment"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.env, ","), func(t *testing.T) {
+			s, err := config.Load(tt.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			if err := s.MountedConflict(); err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}

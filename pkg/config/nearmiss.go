@@ -1,0 +1,103 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+// kubeLinkName matches the variables Kubernetes injects for every Service in the namespace
+// (FOO_SERVICE_HOST, FOO_SERVICE_PORT_HTTP, FOO_PORT_123_UDP_ADDR...): a Service can be called
+// anything, so these names must never count as typos of ours.
+var kubeLinkName = regexp.MustCompile(`_SERVICE_HOST$|_SERVICE_PORT(_[A-Z0-9_]+)?$|_PORT_[0-9]+_(TCP|UDP|SCTP)(_PROTO|_PORT|_ADDR)?$`)
+
+// nearMisses reports set variables that are not ours but look like a mistyped one of ours: a
+// name from another image (aliases), a different case, full-width look-alike letters, or an
+// edit distance of at most 2 for names of 5 or more characters.
+func nearMisses(names []string, e env) []error {
+	ours := map[string]bool{}
+	for _, v := range Variables {
+		ours[v.Name] = true
+	}
+	sorted := append([]string(nil), names...)
+	sort.Strings(sorted)
+	var errs []error
+	for _, name := range sorted {
+		if ours[name] {
+			continue
+		}
+		if hint, ok := aliases[strings.ToUpper(name)]; ok {
+			errs = append(errs, fmt.Errorf("%s is not a known variable; %s", printable(name), hint))
+			continue
+		}
+		if kubeLinkName.MatchString(name) || kubeServiceLink.MatchString(e[name]) {
+			continue
+		}
+		folded := strings.ToUpper(foldWidth(name))
+		if utf8.RuneCountInString(folded) < 5 {
+			continue
+		}
+		best, bestD := "", 3
+		for _, v := range Variables {
+			if d := distance(folded, v.Name, bestD); d < bestD {
+				best, bestD = v.Name, d
+			}
+		}
+		if best != "" {
+			errs = append(errs, fmt.Errorf("%s is not a known variable; did you mean %s?", printable(name), best))
+		}
+	}
+	return errs
+}
+
+// printable quotes a name only when it holds something other than plain ASCII.
+func printable(name string) string {
+	for i := 0; i < len(name); i++ {
+		if name[i] < 0x21 || name[i] > 0x7e {
+			return fmt.Sprintf("%+q", name)
+		}
+	}
+	return name
+}
+
+// foldWidth maps full-width forms (Ｎ, ＿) to their ASCII letters so look-alikes compare equal.
+func foldWidth(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 0xFF01 && r <= 0xFF5E {
+			return r - 0xFEE0
+		}
+		return r
+	}, s)
+}
+
+// distance is the Levenshtein distance between a and b, or limit when it is at least limit.
+func distance(a, b string, limit int) int {
+	ra, rb := []rune(a), []rune(b)
+	if d := len(ra) - len(rb); d >= limit || -d >= limit {
+		return limit
+	}
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		rowMin := cur[0]
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			rowMin = min(rowMin, cur[j])
+		}
+		if rowMin >= limit {
+			return limit
+		}
+		prev, cur = cur, prev
+	}
+	return min(prev[len(rb)], limit)
+}

@@ -1,0 +1,64 @@
+package config
+
+// Variable documents one environment variable the entrypoint reads.
+type Variable struct {
+	Name        string
+	Default     string // as the user would write it; "" when unset means "none"
+	Description string
+}
+
+// Variables is the one place every variable is named and documented: Load reads exactly these,
+// the README's table is built from them, and near-miss detection compares unknown names with them.
+var Variables = []Variable{
+	{"NTP_SERVERS", "", "Comma-separated NTP servers, each `HOST [OPTION ...]` in chrony's source syntax (options: " + optionList + "). When both NTP_SERVERS and NTP_POOLS are unset: `NTP_POOLS=pool.ntp.org iburst`."},
+	{"NTP_POOLS", "pool.ntp.org iburst", "Comma-separated NTP pools, same syntax as NTP_SERVERS."},
+	{"ENABLE_NTS", "false", "Add `nts` (Network Time Security) to every source."},
+	{"NOCLIENTLOG", "false", "Do not log client accesses (saves memory; disables interleaved mode for clients)."},
+	{"ALLOW", "all", "Who may use this server: `all` (IPv4 and IPv6), `none` (client only, no NTP port), or comma-separated IP addresses and CIDRs."},
+	{"LOCAL_STRATUM", "10", "Stratum (1..15) served from the local clock when no source is reachable, or `off`."},
+	{"CLOCK_CONTROL", "auto", "`auto`: discipline the system clock when CAP_SYS_TIME is available, else serve only; `on`: require it; `off`: never (chronyd -x)."},
+	{"NTP_PORT", "123", "UDP port chronyd serves NTP on (1..65535)."},
+	{"LOG_LEVEL", "info", "`debug`, `info`, `warn` or `error` (cturra's 0..3 are accepted: 0=info, 1=warn, 2 and 3=error)."},
+	{"LOG_FORMAT", "json", "`json` or `console`."},
+	{"CHRONYD", "/usr/sbin/chronyd", "Path of the chronyd binary."},
+	{"CHRONY_CONF", "/etc/chrony/chrony.conf", "A file mounted here is used as is instead of rendering one from the environment."},
+	{"CHRONY_CONF_DIR", "/etc/chrony/conf.d", "Directory of drop-in `*.conf` files chronyd reads after the rendered settings."},
+	{"STATE_DIR", "/var/lib/chrony", "Writable directory for the drift file and NTS keys and cookies."},
+	{"RUN_DIR", "/run/chrony", "Writable directory for the rendered chrony.conf, chronyd's command socket and pidfile."},
+	{"CHRONY_USER", "chrony", "User chronyd runs as (looked up by name)."},
+	{"HTTP_ADDR", ":9123", "`host:port` serving /healthz, /readyz and /metrics, or `off`."},
+	{"READY_MAX_DISTANCE", "1s", "Largest root distance (Go duration, > 0) at which the server counts as ready."},
+	{"READY_ALLOW_LOCAL", "false", "Count serving from the local clock (`local stratum`) as ready."},
+	{"NTS_SERVER_CERT", "", "PEM certificate (chain) for serving NTS; set together with NTS_SERVER_KEY."},
+	{"NTS_SERVER_KEY", "", "PEM private key for serving NTS; set together with NTS_SERVER_CERT."},
+}
+
+// renderVarNames are the variables that shape a rendered chrony.conf (see Settings.RenderVars).
+var renderVarNames = map[string]bool{
+	"NTP_SERVERS": true, "NTP_POOLS": true, "ENABLE_NTS": true, "NOCLIENTLOG": true,
+	"ALLOW": true, "LOCAL_STRATUM": true, "NTP_PORT": true,
+	"NTS_SERVER_CERT": true, "NTS_SERVER_KEY": true,
+}
+
+// aliases are names people use for our variables (other images' names, singular forms). The
+// value is what the error suggests.
+var aliases = map[string]string{
+	"NTP_SERVER":      "did you mean NTP_SERVERS?",
+	"NTP_POOL":        "did you mean NTP_POOLS?",
+	"NTP_SERVER_LIST": "did you mean NTP_SERVERS?",
+	"ALLOW_CIDR":      "did you mean ALLOW?",
+	"ALLOWED":         "did you mean ALLOW?",
+	"ALLOW_LIST":      "did you mean ALLOW?",
+	"ENABLE_SYSCLK":   "did you mean CLOCK_CONTROL (auto, on or off)?",
+	"NTP_DIRECTIVES":  "put extra chrony directives in a *.conf file in CHRONY_CONF_DIR, or mount a complete CHRONY_CONF",
+	"LISTENIFACE":     "put a bindaddress or binddevice directive in a *.conf file in CHRONY_CONF_DIR",
+}
+
+func defaultOf(name string) string {
+	for _, v := range Variables {
+		if v.Name == name {
+			return v.Default
+		}
+	}
+	return ""
+}
