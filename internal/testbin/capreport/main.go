@@ -1,0 +1,98 @@
+// Command capreport stands in for chronyd in privilege tests: it reports the identity and
+// capabilities it was started with, so a test can check exactly what chronyd would get,
+// without ever running a program that could set the clock.
+//
+// It writes one JSON object to the file named by CAPREPORT_OUT (or stdout), creates the files
+// named by CAPREPORT_PIDFILE and CAPREPORT_SOCKET when set (as chronyd would), then waits for
+// SIGTERM, SIGINT or SIGQUIT and exits 0; it exits by itself after 60 s. With -p (chronyd's
+// config check) it exits 0 at once without reporting.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Report is what capreport writes. Capability sets are the hex masks of /proc/self/status.
+type Report struct {
+	Argv       []string
+	UID, GID   int
+	Groups     []int
+	CapEff     string
+	CapPrm     string
+	CapInh     string
+	CapAmb     string
+	CapBnd     string
+	NoNewPrivs string
+}
+
+func main() {
+	if slices.Contains(os.Args[1:], "-p") {
+		return
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
+	if err := report(); err != nil {
+		fmt.Fprintln(os.Stderr, "capreport:", err)
+		os.Exit(2)
+	}
+	for _, env := range []string{"CAPREPORT_PIDFILE", "CAPREPORT_SOCKET"} {
+		if p := os.Getenv(env); p != "" {
+			if err := os.WriteFile(p, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
+				fmt.Fprintln(os.Stderr, "capreport:", err)
+				os.Exit(2)
+			}
+		}
+	}
+	fmt.Fprintln(os.Stderr, time.Now().UTC().Format(time.RFC3339), "capreport running")
+	select {
+	case s := <-sigs:
+		fmt.Fprintln(os.Stderr, time.Now().UTC().Format(time.RFC3339), "capreport got", s)
+	case <-time.After(60 * time.Second):
+	}
+}
+
+func report() error {
+	groups, err := os.Getgroups()
+	if err != nil {
+		return err
+	}
+	r := Report{Argv: os.Args, UID: os.Getuid(), GID: os.Getgid(), Groups: groups}
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return err
+	}
+	for line := range strings.SplitSeq(string(status), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		v = strings.TrimSpace(v)
+		switch k {
+		case "CapEff":
+			r.CapEff = v
+		case "CapPrm":
+			r.CapPrm = v
+		case "CapInh":
+			r.CapInh = v
+		case "CapAmb":
+			r.CapAmb = v
+		case "CapBnd":
+			r.CapBnd = v
+		case "NoNewPrivs":
+			r.NoNewPrivs = v
+		}
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if out := os.Getenv("CAPREPORT_OUT"); out != "" {
+		return os.WriteFile(out, append(b, '\n'), 0o644)
+	}
+	_, err = os.Stdout.Write(append(b, '\n'))
+	return err
+}

@@ -1,0 +1,176 @@
+package launch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/user"
+	"strconv"
+	"time"
+
+	"github.com/chris-short/chrony/pkg/chronyconf"
+	"github.com/chris-short/chrony/pkg/chronylog"
+	"github.com/chris-short/chrony/pkg/config"
+	"github.com/chris-short/chrony/pkg/preflight"
+	"github.com/chris-short/chrony/pkg/supervisor"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// checkTimeout bounds `chronyd -p`.
+const checkTimeout = 10 * time.Second
+
+// Hooks let the caller act at points of the sequence.
+type Hooks struct {
+	// OnStarted runs once chronyd is started and the entrypoint holds no capability any more:
+	// the place to start the HTTP server. socket is chronyd's command socket (it appears a
+	// moment later). An error stops chronyd and is returned by Run.
+	OnStarted func(pid int, socket string) error
+	// ShutdownTimeout is how long chronyd gets to exit after SIGTERM before SIGKILL; zero
+	// means supervisor.DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+}
+
+// Run performs the whole sequence and returns chronyd's exit code (128+signal when a signal
+// killed it). Every problem found before chronyd starts is returned as err with code 1, and
+// chronyd is then never started.
+func Run(ctx context.Context, s *config.Settings, log *zap.Logger, hooks Hooks) (int, error) {
+	facts, err := preflight.Inspect(s.ChronyUser)
+	if err != nil {
+		return 1, fmt.Errorf("preflight: %w", err)
+	}
+	plan, err := preflight.Decide(facts, s)
+	if err != nil {
+		return 1, fmt.Errorf("preflight: %w", err)
+	}
+	lvl := zapcore.InfoLevel
+	if plan.Warn {
+		lvl = zapcore.WarnLevel
+	}
+	log.Log(lvl, "launch plan: "+plan.Summary,
+		zap.Bool("clock_control", plan.ClockControl), zap.String("chronyd_caps", plan.Keep.String()),
+		zap.String("chrony_user", plan.User), zap.Int("uid", plan.UID), zap.Int("gid", plan.GID))
+
+	conf, mounted, err := confFor(s, plan.ClockControl)
+	if err != nil {
+		return 1, err
+	}
+	if err := os.WriteFile(s.RenderedConf(), conf, 0o644); err != nil {
+		return 1, fmt.Errorf("write %s in RUN_DIR=%s: %w", s.RenderedConf(), s.RunDir, err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	err = chronyconf.Check(cctx, s.Chronyd, s.RenderedConf())
+	cancel()
+	if err != nil {
+		return 1, err
+	}
+	if err := preflight.Apply(plan); err != nil {
+		return 1, fmt.Errorf("drop privileges to %s: %w", plan.User, err)
+	}
+	if err := preflight.PrepareDirs(s, plan.UID, plan.GID); err != nil {
+		return 1, err
+	}
+
+	args := ChronydArgs(s, plan)
+	log.Info("starting chronyd", zap.Strings("argv", args), zap.Bool("mounted_conf", mounted))
+	chronydLog := log.Named("chronyd")
+	var ambient []uintptr
+	for _, v := range plan.Keep.Values() {
+		ambient = append(ambient, uintptr(v))
+	}
+	return supervisor.Run(ctx, supervisor.Options{
+		Name:            "chronyd",
+		Path:            s.Chronyd,
+		Args:            args,
+		Env:             os.Environ(),
+		AmbientCaps:     ambient,
+		ShutdownTimeout: hooks.ShutdownTimeout,
+		Log:             log,
+		Output:          func(line string) { chronylog.Log(chronydLog, line) },
+		OnStart: func(pid int) error {
+			if err := preflight.ClearCapabilities(); err != nil {
+				return err
+			}
+			log.Info("chronyd started; entrypoint holds no capabilities", zap.Int("pid", pid),
+				zap.Int("uid", os.Geteuid()), zap.Int("gid", os.Getegid()))
+			if hooks.OnStarted != nil {
+				return hooks.OnStarted(pid, s.SocketPath())
+			}
+			return nil
+		},
+	})
+}
+
+// ChronydArgs is chronyd's argv for plan: foreground, allowed to start unprivileged, as the
+// chrony user, with the rendered file, and -x unless it controls the clock. Nothing else: the
+// rest belongs in the configuration.
+func ChronydArgs(s *config.Settings, plan preflight.Plan) []string {
+	args := []string{s.Chronyd, "-d", "-U", "-u", plan.User, "-f", s.RenderedConf()}
+	if !plan.ClockControl {
+		args = append(args, "-x")
+	}
+	return args
+}
+
+// confFor is the file chronyd starts with: the mounted CHRONY_CONF included as is (any
+// rendering variable set alongside it is an error), else one rendered from the environment.
+func confFor(s *config.Settings, clockControl bool) (conf []byte, mounted bool, err error) {
+	fi, err := os.Stat(s.ChronyConf)
+	switch {
+	case err == nil && fi.IsDir():
+		return nil, false, fmt.Errorf("CHRONY_CONF=%s is a directory: mount a file there, or mount drop-in files in CHRONY_CONF_DIR=%s", s.ChronyConf, s.ChronyConfDir)
+	case err == nil:
+		if err := s.MountedConflict(); err != nil {
+			return nil, true, err
+		}
+		return chronyconf.RenderMounted(s), true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return chronyconf.Render(s, clockControl), false, nil
+	default:
+		return nil, false, fmt.Errorf("inspect CHRONY_CONF=%s: %w", s.ChronyConf, err)
+	}
+}
+
+// EffectiveConfig is the chrony.conf Run would start chronyd with, for `entrypoint config`.
+// It needs no capability and no writable directory and starts nothing; a privilege problem
+// that would stop Run does not stop it (the file shows what the environment asks for:
+// with CLOCK_CONTROL=on, the clock-control variant).
+func EffectiveConfig(s *config.Settings) ([]byte, error) {
+	clock := s.ClockControl == config.ClockOn
+	if s.ClockControl == config.ClockAuto || s.ClockControl == "" {
+		if f, err := preflight.Inspect(s.ChronyUser); err == nil {
+			if plan, err := preflight.Decide(f, s); err == nil {
+				clock = plan.ClockControl
+			}
+		}
+	}
+	conf, _, err := confFor(s, clock)
+	return conf, err
+}
+
+// DropToUser makes a process started as root become the user name (its primary group, no
+// supplementary groups, no capabilities), for a probe that must enter chronyd's 0750 socket
+// directory. Not root: nothing to do.
+func DropToUser(name string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return fmt.Errorf("drop to user %q: %w", name, err)
+	}
+	uid, err := strconv.Atoi(u.Uid)
+	if err != nil {
+		return fmt.Errorf("drop to user %q: uid %q: %w", name, u.Uid, err)
+	}
+	gid, err := strconv.Atoi(u.Gid)
+	if err != nil {
+		return fmt.Errorf("drop to user %q: gid %q: %w", name, u.Gid, err)
+	}
+	if err := preflight.Become(uid, gid, 0); err != nil {
+		return fmt.Errorf("drop to user %q: %w", name, err)
+	}
+	return nil
+}

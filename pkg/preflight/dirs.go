@@ -1,0 +1,91 @@
+package preflight
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"syscall"
+
+	"github.com/chris-short/chrony/pkg/config"
+)
+
+// PrepareDirs readies the directories chronyd uses. Called after Apply, as the chrony user
+// (uid, gid), so that it works on what runtimes give by default: a root-owned 1777 tmpfs or a
+// 0777 emptyDir at RUN_DIR is fine, because chronyd gets a private subdirectory that this
+// process creates with chronyd's owner and mode 0750 (chronyd rejects a socket directory it
+// does not own or that grants "other" anything). It removes a stale pidfile and socket: a
+// pidfile left by the previous run names pid 1, which is alive in the new container and
+// would make chronyd refuse to start.
+//
+// STATE_DIR must exist and be writable by uid: the entrypoint never chowns a user's volume
+// (it has given up root by now); the error says how to fix ownership. CHRONY_CONF_DIR needs
+// nothing: chronyd 4.3 treats a missing confdir as empty.
+func PrepareDirs(s *config.Settings, uid, gid int) error {
+	if err := os.MkdirAll(s.RunDir, 0o755); err != nil {
+		return fmt.Errorf("prepare RUN_DIR=%s: %w", s.RunDir, err)
+	}
+	dir := s.ChronydDir()
+	if err := os.Mkdir(dir, 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create chronyd's directory %s in RUN_DIR=%s (%s): %w; RUN_DIR must be writable by uid %d: mount a tmpfs or emptyDir there",
+			dir, s.RunDir, describe(s.RunDir), err, uid)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("inspect %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("prepare %s: exists and is not a directory (%s): remove it", dir, fi.Mode())
+	}
+	if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != uid || int(st.Gid) != gid {
+		if err := os.Lchown(dir, uid, gid); err != nil {
+			return fmt.Errorf("chronyd's directory %s is owned by %d:%d, not %d:%d, and cannot be changed: %w; remove it (it is recreated) or chown %d:%d %s",
+				dir, st.Uid, st.Gid, uid, gid, err, uid, gid, dir)
+		}
+	}
+	if fi.Mode().Perm() != 0o750 {
+		if err := os.Chmod(dir, 0o750); err != nil {
+			return fmt.Errorf("set mode 0750 on %s: %w", dir, err)
+		}
+	}
+	for _, stale := range []string{s.PIDFile(), s.SocketPath()} {
+		if err := os.Remove(stale); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove stale %s: %w", stale, err)
+		}
+	}
+	return checkWritable("STATE_DIR", s.StateDir, uid, gid)
+}
+
+// checkWritable proves dir writable by creating and removing a file in it: permission bits
+// alone miss ACLs, read-only mounts and user namespaces.
+func checkWritable(env, dir string, uid, gid int) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("%s=%s: %w; create it (a volume owned by %d:%d)", env, dir, err, uid, gid)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s=%s is not a directory (%s)", env, dir, fi.Mode())
+	}
+	f, err := os.CreateTemp(dir, ".entrypoint-write-check-*")
+	if err != nil {
+		return fmt.Errorf("%s=%s is not writable by uid %d (it is %s): %w; fix: chown %d:%d %s on the host or volume, "+
+			"or use a named volume (Docker copies the image's ownership into a new one), or in Kubernetes set fsGroup: %d",
+			env, dir, uid, describe(dir), err, uid, gid, dir, gid)
+	}
+	name := f.Name()
+	f.Close()
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("%s=%s: remove write check file: %w", env, dir, err)
+	}
+	return nil
+}
+
+// describe gives a path's owner and mode for error messages: "owner 0:0 mode 0755".
+func describe(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err.Error()
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	return fmt.Sprintf("owner %d:%d mode %04o", st.Uid, st.Gid, st.Mode&0o7777)
+}

@@ -1,0 +1,218 @@
+package preflight
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+
+	"github.com/chris-short/chrony/pkg/config"
+	"kernel.org/pub/linux/libs/security/libcap/cap"
+)
+
+// Caps is a set of capabilities as a bit mask (bit n is capability n), small enough to compare
+// and to build in tests.
+type Caps uint64
+
+// CapsOf makes a Caps from capability values.
+func CapsOf(vals ...cap.Value) Caps {
+	var c Caps
+	for _, v := range vals {
+		c |= 1 << uint(v)
+	}
+	return c
+}
+
+// Has says whether v is in c.
+func (c Caps) Has(v cap.Value) bool { return c&(1<<uint(v)) != 0 }
+
+// Values lists c in ascending order.
+func (c Caps) Values() []cap.Value {
+	var vs []cap.Value
+	for v := range cap.Value(64) {
+		if c.Has(v) {
+			vs = append(vs, v)
+		}
+	}
+	return vs
+}
+
+// String names c like "cap_net_bind_service,cap_sys_time", or "none".
+func (c Caps) String() string {
+	vs := c.Values()
+	if len(vs) == 0 {
+		return "none"
+	}
+	names := make([]string, len(vs))
+	for i, v := range vs {
+		names[i] = v.String()
+	}
+	return strings.Join(names, ",")
+}
+
+// Facts are what the container gave this process.
+type Facts struct {
+	UID, GID int // effective ids
+
+	Effective, Permitted, Inheritable, Ambient, Bounding Caps
+
+	// User is CHRONY_USER; UserUID and UserGID its ids (UserGID the primary group chronyd
+	// checks its socket directory against). UserErr says why the lookup failed.
+	User             string
+	UserUID, UserGID int
+	UserErr          error
+
+	// UnprivilegedPortStart is net.ipv4.ip_unprivileged_port_start in this network namespace,
+	// or -1 when it cannot be read (then ports below 1024 are assumed privileged).
+	UnprivilegedPortStart int
+}
+
+const portStartFile = "/proc/sys/net/ipv4/ip_unprivileged_port_start"
+
+// Inspect reads Facts from this process and looks chronyUser up by name (os/user reads
+// /etc/passwd in a static binary).
+func Inspect(chronyUser string) (Facts, error) {
+	f := Facts{UID: os.Geteuid(), GID: os.Getegid(), User: chronyUser, UnprivilegedPortStart: -1}
+	set, err := cap.GetPID(0)
+	if err != nil {
+		return f, fmt.Errorf("read process capabilities: %w", err)
+	}
+	for v := range cap.MaxBits() {
+		for flag, dst := range map[cap.Flag]*Caps{cap.Effective: &f.Effective, cap.Permitted: &f.Permitted, cap.Inheritable: &f.Inheritable} {
+			if on, err := set.GetFlag(flag, v); err == nil && on {
+				*dst |= CapsOf(v)
+			}
+		}
+		if on, err := cap.GetBound(v); err == nil && on {
+			f.Bounding |= CapsOf(v)
+		}
+		if on, err := cap.GetAmbient(v); err == nil && on {
+			f.Ambient |= CapsOf(v)
+		}
+	}
+	if u, err := user.Lookup(chronyUser); err != nil {
+		f.UserErr = err
+	} else {
+		f.UserUID, _ = strconv.Atoi(u.Uid)
+		f.UserGID, _ = strconv.Atoi(u.Gid)
+	}
+	if b, err := os.ReadFile(portStartFile); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			f.UnprivilegedPortStart = n
+		}
+	}
+	return f, nil
+}
+
+// Plan is how chronyd will run.
+type Plan struct {
+	// ClockControl: chronyd disciplines the clock (else it gets -x). ClockReason says why.
+	ClockControl bool
+	ClockReason  string
+	// Keep is what chronyd gets as ambient capabilities, and all the entrypoint keeps until
+	// chronyd runs.
+	Keep Caps
+	// DropFromRoot: the entrypoint started as root and must become the chrony user first.
+	DropFromRoot bool
+	// User, UID and GID are chronyd's user (the -u argument) and the ids the entrypoint
+	// becomes.
+	User     string
+	UID, GID int
+	// Warn marks a plan the operator probably did not want (CLOCK_CONTROL=auto without the
+	// capability): log Summary at warn level.
+	Warn bool
+	// Summary is the decision in one log line.
+	Summary string
+}
+
+// Errors Decide wraps, for callers that branch on the kind of problem.
+var (
+	ErrNoSysTime      = errors.New("CAP_SYS_TIME is not available")
+	ErrRuntimeDropped = errors.New("CAP_SYS_TIME was dropped by the container runtime")
+	ErrCannotDrop     = errors.New("cannot drop root privileges")
+	ErrUser           = errors.New("chrony user unusable")
+	ErrBindPort       = errors.New("cannot bind the NTP port")
+)
+
+// Decide turns facts and settings into a Plan, or an error that says exactly what to change.
+func Decide(f Facts, s *config.Settings) (Plan, error) {
+	p := Plan{User: f.User, UID: f.UserUID, GID: f.UserGID, DropFromRoot: f.UID == 0}
+	if f.UserErr != nil {
+		return p, fmt.Errorf("%w: look up CHRONY_USER=%q: %w", ErrUser, f.User, f.UserErr)
+	}
+	if f.UserUID == 0 {
+		return p, fmt.Errorf("%w: CHRONY_USER=%q is uid 0; chronyd must not run as root: name an unprivileged user", ErrUser, f.User)
+	}
+	root := f.UID == 0
+	switch {
+	case root && (!f.Permitted.Has(cap.SETUID) || !f.Permitted.Has(cap.SETGID)):
+		return p, fmt.Errorf("%w: running as root without CAP_SETUID and CAP_SETGID (permitted: %s), so the entrypoint cannot become %s (uid %d): "+
+			"grant them (docker run --cap-add SETUID --cap-add SETGID; Kubernetes securityContext.capabilities.add: [\"SETUID\", \"SETGID\"]) "+
+			"or run as that user (docker run --user %d:%d; Kubernetes runAsUser: %d, runAsGroup: %d)",
+			ErrCannotDrop, f.Permitted, f.User, f.UserUID, f.UserUID, f.UserGID, f.UserUID, f.UserGID)
+	case !root && f.UID != f.UserUID:
+		return p, fmt.Errorf("%w: running as uid %d but CHRONY_USER=%q is uid %d: run as that user (--user %d:%d), or as root with SETUID and SETGID, or set CHRONY_USER to the user you run as",
+			ErrUser, f.UID, f.User, f.UserUID, f.UserUID, f.UserGID)
+	}
+
+	have := f.Permitted.Has(cap.SYS_TIME)
+	dropped := !have && !root && f.Bounding.Has(cap.SYS_TIME)
+	const grant = "grant it: docker run --cap-add SYS_TIME; Kubernetes securityContext.capabilities.add: [\"SYS_TIME\"] (a privileged Pod Security level); " +
+		"it lets the container set the host's clock"
+	droppedFix := fmt.Sprintf("CAP_SYS_TIME is in the bounding set but not permitted to uid %d: the runtime dropped it for a non-root user (Docker and Kubernetes do); "+
+		"either run as root with SETUID and SETGID (docker run --user 0 --cap-drop ALL --cap-add SYS_TIME --cap-add SETUID --cap-add SETGID; the entrypoint drops to %s itself) "+
+		"or use a runtime that keeps it for non-root users (Podman --cap-add SYS_TIME, or a +p file capability on the entrypoint where the runtime keeps the permitted set)", f.UID, f.User)
+	switch s.ClockControl {
+	case config.ClockOff:
+		p.ClockReason = "CLOCK_CONTROL=off"
+	case config.ClockOn:
+		if dropped {
+			return p, fmt.Errorf("%w: CLOCK_CONTROL=on: %s", ErrRuntimeDropped, droppedFix)
+		}
+		if !have {
+			return p, fmt.Errorf("%w: CLOCK_CONTROL=on but the container was not given CAP_SYS_TIME: %s; or set CLOCK_CONTROL=auto to serve time without disciplining the clock", ErrNoSysTime, grant)
+		}
+		p.ClockControl, p.ClockReason = true, "CLOCK_CONTROL=on and CAP_SYS_TIME is permitted"
+	default: // auto
+		switch {
+		case have:
+			p.ClockControl, p.ClockReason = true, "CLOCK_CONTROL=auto and CAP_SYS_TIME is permitted"
+		case dropped:
+			p.Warn, p.ClockReason = true, "CLOCK_CONTROL=auto and "+droppedFix
+		default:
+			p.Warn, p.ClockReason = true, "CLOCK_CONTROL=auto and the container was not given CAP_SYS_TIME; to discipline the clock, "+grant
+		}
+	}
+	if p.ClockControl {
+		p.Keep |= CapsOf(cap.SYS_TIME)
+	}
+
+	bindNote := ""
+	serves := s.AllowAll || len(s.Allow) > 0
+	switch {
+	case s.NTPPort >= 1024 || !serves:
+	case f.UnprivilegedPortStart >= 0 && s.NTPPort >= f.UnprivilegedPortStart:
+		bindNote = fmt.Sprintf("; CAP_NET_BIND_SERVICE not needed: ip_unprivileged_port_start=%d", f.UnprivilegedPortStart)
+	case f.Permitted.Has(cap.NET_BIND_SERVICE):
+		p.Keep |= CapsOf(cap.NET_BIND_SERVICE)
+	default:
+		return p, fmt.Errorf("%w: NTP_PORT=%d is below ip_unprivileged_port_start=%d and CAP_NET_BIND_SERVICE is not permitted: "+
+			"grant it (docker run --cap-add NET_BIND_SERVICE; Kubernetes capabilities.add: [\"NET_BIND_SERVICE\"]), "+
+			"or set the sysctl net.ipv4.ip_unprivileged_port_start=0 (Docker sets it in a container's own network), or use NTP_PORT of 1024 or more",
+			ErrBindPort, s.NTPPort, f.UnprivilegedPortStart)
+	}
+
+	clock := "off (-x)"
+	if p.ClockControl {
+		clock = "on"
+	}
+	drop := ""
+	if p.DropFromRoot {
+		drop = "; entrypoint drops from root to " + f.User
+	}
+	p.Summary = fmt.Sprintf("clock control %s: %s; chronyd runs as %s (%d:%d) with capabilities %s%s%s; entrypoint keeps none once chronyd runs",
+		clock, p.ClockReason, f.User, f.UserUID, f.UserGID, p.Keep, bindNote, drop)
+	return p, nil
+}

@@ -1,0 +1,124 @@
+package preflight
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/chris-short/chrony/internal/chronytest"
+	"github.com/chris-short/chrony/pkg/config"
+	"kernel.org/pub/linux/libs/security/libcap/cap"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func TestDecide(t *testing.T) {
+	all := CapsOf(cap.SETUID, cap.SETGID, cap.SYS_TIME, cap.NET_BIND_SERVICE, cap.CHOWN)
+	root := Facts{UID: 0, Permitted: all, Effective: all, Bounding: all, User: "chrony", UserUID: 100, UserGID: 101, UnprivilegedPortStart: 1024}
+	chrony := Facts{UID: 100, GID: 101, Bounding: all, User: "chrony", UserUID: 100, UserGID: 101, UnprivilegedPortStart: 1024}
+	with := func(f Facts, mod func(*Facts)) Facts { mod(&f); return f }
+	settings := func(cc config.ClockControl, port int, allowAll bool) *config.Settings {
+		return &config.Settings{ClockControl: cc, NTPPort: port, AllowAll: allowAll}
+	}
+	cases := []struct {
+		name string
+		f    Facts
+		s    *config.Settings
+	}{
+		{"root, all caps, auto, port 123", root, settings(config.ClockAuto, 123, true)},
+		{"root, all caps, port 123, docker netns", with(root, func(f *Facts) { f.UnprivilegedPortStart = 0 }), settings(config.ClockAuto, 123, true)},
+		{"root, all caps, port 123, client only", root, settings(config.ClockAuto, 123, false)},
+		{"root, off", root, settings(config.ClockOff, 1123, true)},
+		{"root without SYS_TIME, auto", with(root, func(f *Facts) { f.Permitted &^= CapsOf(cap.SYS_TIME) }), settings(config.ClockAuto, 1123, true)},
+		{"root without SYS_TIME, on", with(root, func(f *Facts) { f.Permitted &^= CapsOf(cap.SYS_TIME) }), settings(config.ClockOn, 1123, true)},
+		{"root without SETUID", with(root, func(f *Facts) { f.Permitted &^= CapsOf(cap.SETUID) }), settings(config.ClockAuto, 1123, true)},
+		{"root without NET_BIND_SERVICE, port 123", with(root, func(f *Facts) { f.Permitted &^= CapsOf(cap.NET_BIND_SERVICE) }), settings(config.ClockAuto, 123, true)},
+		{"non-root, permitted SYS_TIME", with(chrony, func(f *Facts) { f.Permitted = CapsOf(cap.SYS_TIME) }), settings(config.ClockOn, 1123, true)},
+		{"non-root, bounding only, auto", chrony, settings(config.ClockAuto, 1123, true)},
+		{"non-root, bounding only, on", chrony, settings(config.ClockOn, 1123, true)},
+		{"non-root, nothing, on", with(chrony, func(f *Facts) { f.Bounding = 0 }), settings(config.ClockOn, 1123, true)},
+		{"non-root, other uid", with(chrony, func(f *Facts) { f.UID = 1000 }), settings(config.ClockAuto, 1123, true)},
+		{"user is root", with(root, func(f *Facts) { f.UserUID = 0 }), settings(config.ClockAuto, 1123, true)},
+		{"user missing", with(root, func(f *Facts) { f.UserErr = fmt.Errorf("user: unknown user chrony") }), settings(config.ClockAuto, 1123, true)},
+	}
+	var b strings.Builder
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := Decide(tc.f, tc.s)
+			fmt.Fprintf(&b, "== %s\n", tc.name)
+			if err != nil {
+				fmt.Fprintf(&b, "error: %v\n", err)
+				return
+			}
+			fmt.Fprintf(&b, "clock=%v keep=%s drop=%v warn=%v\n%s\n", p.ClockControl, p.Keep, p.DropFromRoot, p.Warn, p.Summary)
+		})
+	}
+	path := filepath.Join("testdata", "decide.golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden (run with -update): %v", err)
+	}
+	if b.String() != string(want) {
+		t.Errorf("decisions differ from %s:\n%s", path, b.String())
+	}
+}
+
+// TestPrepareDirs runs as root (as CI does) and prepares for nobody.
+func TestPrepareDirs(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(t *testing.T, s *config.Settings)
+	}{
+		{"root-owned 1777 run dir", func(t *testing.T, s *config.Settings) {}},
+		{"existing wrong owner and mode, stale pidfile and socket", func(t *testing.T, s *config.Settings) {
+			if err := os.Mkdir(s.ChronydDir(), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range []string{s.PIDFile(), s.SocketPath()} {
+				if err := os.WriteFile(p, []byte("1\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			base := chronytest.ShortTempDir(t)
+			s := &config.Settings{RunDir: filepath.Join(base, "run"), StateDir: filepath.Join(base, "state")}
+			for _, d := range []string{s.RunDir, s.StateDir} {
+				if err := os.Mkdir(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Chmod(s.RunDir, 0o1777); err != nil {
+				t.Fatal(err)
+			}
+			tc.setup(t, s)
+			if err := PrepareDirs(s, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+			fi, err := os.Stat(s.ChronydDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := fi.Sys().(*syscall.Stat_t); st.Uid != 65534 || st.Gid != 65534 || fi.Mode().Perm() != 0o750 {
+				t.Errorf("%s is %d:%d %v, want 65534:65534 0750", s.ChronydDir(), st.Uid, st.Gid, fi.Mode())
+			}
+			for _, p := range []string{s.PIDFile(), s.SocketPath()} {
+				if _, err := os.Stat(p); err == nil {
+					t.Errorf("%s not removed", p)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,74 @@
+package preflight
+
+import (
+	"fmt"
+	"os"
+
+	"kernel.org/pub/linux/libs/security/libcap/cap"
+)
+
+// Apply makes this process what p needs before chronyd starts: the chrony user (when started
+// as root) holding exactly p.Keep in its permitted, effective and inheritable sets, so that
+// the supervisor can pass p.Keep to chronyd as ambient capabilities.
+func Apply(p Plan) error {
+	return Become(p.UID, p.GID, p.Keep)
+}
+
+// Become switches the whole process (every thread: libcap's cap package uses psx) to uid and
+// gid with no supplementary groups, keeping only keep. When it holds CAP_SETPCAP it also
+// narrows the bounding set to keep, so no later exec can regain anything else. Without
+// CAP_SETUID/CAP_SETGID it can only trim capabilities, and uid and gid must already match.
+func Become(uid, gid int, keep Caps) error {
+	now := cap.GetProc()
+	if ok, _ := now.GetFlag(cap.Permitted, cap.SETPCAP); ok {
+		var drop []cap.Value
+		for v := range cap.MaxBits() {
+			if !keep.Has(v) {
+				drop = append(drop, v)
+			}
+		}
+		if err := cap.DropBound(drop...); err != nil {
+			return fmt.Errorf("narrow the capability bounding set to %s: %w", keep, err)
+		}
+	}
+	if os.Getegid() != gid || os.Getgid() != gid {
+		if err := cap.SetGroups(gid); err != nil {
+			return fmt.Errorf("set group id %d: %w", gid, err)
+		}
+	} else if os.Geteuid() == 0 {
+		if err := cap.SetGroups(gid); err != nil { // drop root's supplementary groups
+			return fmt.Errorf("set group id %d: %w", gid, err)
+		}
+	}
+	if os.Geteuid() != uid || os.Getuid() != uid {
+		// SetUID sets KEEPCAPS around setuid, so the permitted set survives leaving root.
+		if err := cap.SetUID(uid); err != nil {
+			return fmt.Errorf("set user id %d: %w", uid, err)
+		}
+	}
+	set := cap.NewSet()
+	for _, flag := range []cap.Flag{cap.Permitted, cap.Effective, cap.Inheritable} {
+		if err := set.SetFlag(flag, true, keep.Values()...); err != nil {
+			return fmt.Errorf("build capability set %s: %w", keep, err)
+		}
+	}
+	if err := set.SetProc(); err != nil {
+		return fmt.Errorf("reduce capabilities to %s (have %s): %w", keep, cap.GetProc(), err)
+	}
+	if err := cap.ResetAmbient(); err != nil {
+		return fmt.Errorf("clear ambient capabilities: %w", err)
+	}
+	return nil
+}
+
+// ClearCapabilities empties every capability set of this process, ambient included. The
+// entrypoint calls it once chronyd runs: from then on it needs none.
+func ClearCapabilities() error {
+	if err := cap.ResetAmbient(); err != nil {
+		return fmt.Errorf("clear ambient capabilities: %w", err)
+	}
+	if err := cap.NewSet().SetProc(); err != nil {
+		return fmt.Errorf("clear capabilities: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,10 @@
+// Package supervisor runs one child process the way a container's PID 1 must.
+//
+// It is the process's only wait4 caller: a reap loop woken by SIGCHLD collects every exited
+// child, orphans included, and recognises the main child by its pid (a second reaper would steal
+// exec.Cmd.Wait's status, so nothing else in the process may wait for children while Run runs).
+// It forwards SIGTERM, SIGINT and SIGQUIT, swallows SIGHUP (chronyd would exit on it), and on
+// shutdown gives the child a bounded time before SIGKILL. The exit status is the child's code,
+// or 128+signal when a signal killed it, as tini does. When the process is not PID 1 it becomes
+// a child subreaper, so that tests see what PID 1 sees.
+package supervisor

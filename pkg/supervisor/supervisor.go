@@ -1,0 +1,244 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/chris-short/chrony/pkg/chronylog"
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+)
+
+// Defaults for the Options durations left zero.
+const (
+	DefaultShutdownTimeout = 10 * time.Second
+	DefaultDrainTimeout    = time.Second
+)
+
+// Options describe the child and how to supervise it.
+type Options struct {
+	// Name is how logs call the child ("chronyd").
+	Name string
+	// Path is the program to run; Args its whole argv, Args[0] included.
+	Path string
+	Args []string
+	// Env is the child's environment.
+	Env []string
+	// AmbientCaps are raised in the child before exec so a non-root child keeps them; this
+	// process must hold each in its permitted set.
+	AmbientCaps []uintptr
+
+	// ShutdownTimeout is how long the child gets after the first terminating signal (or ctx
+	// cancellation) before SIGKILL. Zero means DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+	// DrainTimeout bounds reading the child's remaining output after it exited: a grandchild
+	// that still holds the pipe must not hang the supervisor. Zero means DefaultDrainTimeout.
+	DrainTimeout time.Duration
+
+	// OnStart runs once the child is started, before any signal is handled. An error stops the
+	// child (SIGTERM, then SIGKILL after ShutdownTimeout) and is returned by Run.
+	OnStart func(pid int) error
+	// Output receives each line the child writes to stdout or stderr, in order, from a single
+	// goroutine. Nil logs each line at info level.
+	Output func(line string)
+	// Log receives the supervisor's own entries. Nil means no logging.
+	Log *zap.Logger
+}
+
+// ExitCode is the shell convention for a wait status: the exit code, or 128+signal.
+func ExitCode(ws syscall.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// Run starts the child, supervises it until it exits, and returns ExitCode of its status.
+// Cancelling ctx starts the same shutdown as SIGTERM. err is non-nil only when the child could
+// not be started or OnStart failed; a child that fails is reported through the code.
+func Run(ctx context.Context, o Options) (code int, err error) {
+	log := o.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if o.Name == "" {
+		o.Name = o.Path
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = DefaultDrainTimeout
+	}
+	output := o.Output
+	if output == nil {
+		output = func(line string) { log.Info(line, zap.String("child", o.Name)) }
+	}
+
+	if os.Getpid() != 1 {
+		var was int32
+		if err := unix.Prctl(unix.PR_GET_CHILD_SUBREAPER, uintptr(unsafe.Pointer(&was)), 0, 0, 0); err != nil {
+			return 1, fmt.Errorf("read child subreaper flag: %w", err)
+		}
+		if was == 0 {
+			if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+				return 1, fmt.Errorf("become child subreaper: %w", err)
+			}
+			defer func() { _ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) }()
+		}
+	}
+
+	// Subscribe before the fork: a child that exits at once must still wake the reap loop.
+	sigs := make(chan os.Signal, 64)
+	signal.Notify(sigs, syscall.SIGCHLD, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	pid, out, err := start(o)
+	if err != nil {
+		return 1, fmt.Errorf("start %s: %w", o.Name, err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := chronylog.Copy(out, output); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			log.Warn("read child output", zap.String("child", o.Name), zap.Error(err))
+		}
+	}()
+
+	s := &state{pid: pid, name: o.Name, log: log, timeout: o.ShutdownTimeout}
+	var startErr error
+	if o.OnStart != nil {
+		if startErr = o.OnStart(pid); startErr != nil {
+			log.Error("after start: stopping child", zap.String("child", o.Name), zap.Error(startErr))
+			s.shutdown(syscall.SIGTERM)
+		}
+	}
+	s.reap() // a child that died before Notify saw it
+	done := ctx.Done()
+	for !s.exited {
+		select {
+		case sig := <-sigs:
+			switch sig {
+			case syscall.SIGCHLD:
+				s.reap()
+			case syscall.SIGHUP:
+				log.Info("SIGHUP ignored: it would stop "+o.Name, zap.String("child", o.Name))
+			default:
+				s.shutdown(sig.(syscall.Signal))
+			}
+		case <-done:
+			done = nil
+			log.Info("stopping child: context ended", zap.String("child", o.Name))
+			s.shutdown(syscall.SIGTERM)
+		case <-s.deadline:
+			s.deadline = nil
+			log.Warn("child did not stop in time: SIGKILL", zap.String("child", o.Name), zap.Duration("shutdown_timeout", o.ShutdownTimeout))
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.reap() // orphans that died together with the main child
+
+	// All output chronyd wrote is in the pipe now; read it, but do not wait for a grandchild
+	// that inherited the pipe and keeps it open.
+	_ = out.SetReadDeadline(time.Now().Add(o.DrainTimeout))
+	wg.Wait()
+	_ = out.Close()
+
+	code = ExitCode(s.status)
+	if s.status.Signaled() {
+		log.Error(fmt.Sprintf("%s was killed by signal %d (%s)", o.Name, int(s.status.Signal()), s.status.Signal()),
+			zap.String("child", o.Name), zap.Int("exit_code", code))
+	} else {
+		lvl := log.Info
+		if code != 0 {
+			lvl = log.Error
+		}
+		lvl(fmt.Sprintf("%s exited with code %d", o.Name, code), zap.String("child", o.Name), zap.Int("exit_code", code))
+	}
+	return code, startErr
+}
+
+// start forks the child with its stdout and stderr on one pipe and stdin on /dev/null.
+func start(o Options) (int, *os.File, error) {
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return 0, nil, fmt.Errorf("open %s: %w", os.DevNull, err)
+	}
+	defer devnull.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return 0, nil, fmt.Errorf("create output pipe: %w", err)
+	}
+	defer w.Close()
+	pid, err := syscall.ForkExec(o.Path, o.Args, &syscall.ProcAttr{
+		Env:   o.Env,
+		Files: []uintptr{devnull.Fd(), w.Fd(), w.Fd()},
+		Sys:   &syscall.SysProcAttr{AmbientCaps: o.AmbientCaps},
+	})
+	if err != nil {
+		r.Close()
+		return 0, nil, fmt.Errorf("fork/exec %s: %w", o.Path, err)
+	}
+	return pid, r, nil
+}
+
+// state is the reap loop's view of the main child.
+type state struct {
+	pid     int
+	name    string
+	log     *zap.Logger
+	timeout time.Duration
+
+	exited   bool
+	status   syscall.WaitStatus
+	stopping bool
+	timer    *time.Timer
+	deadline <-chan time.Time
+}
+
+// reap collects every exited child without blocking; the main one is recognised by pid.
+// Bounded: each call reaps at most what has exited (ECHILD or 0 ends it).
+func (s *state) reap() {
+	for range 1 << 16 {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil || pid <= 0 {
+			return
+		}
+		if pid == s.pid {
+			s.exited, s.status = true, ws
+		} else {
+			s.log.Debug("reaped orphan", zap.Int("pid", pid), zap.Int("exit_code", ExitCode(ws)))
+		}
+	}
+}
+
+// shutdown forwards sig to the child and, the first time, arms the SIGKILL deadline.
+func (s *state) shutdown(sig syscall.Signal) {
+	if s.exited {
+		return
+	}
+	s.log.Info("forwarding signal", zap.String("child", s.name), zap.String("signal", sig.String()))
+	if err := syscall.Kill(s.pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		s.log.Warn("forward signal", zap.String("child", s.name), zap.Error(err))
+	}
+	if !s.stopping {
+		s.stopping = true
+		s.timer = time.NewTimer(s.timeout)
+		s.deadline = s.timer.C
+	}
+}
