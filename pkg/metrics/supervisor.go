@@ -1,0 +1,86 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// The supervisor's own facts, which chrony_exporter cannot know, under a prefix of their own
+// so they never clash with its names.
+const containerSubsystem = "container"
+
+var (
+	clockControlDesc = gauge(containerSubsystem, "clock_control",
+		"Whether chronyd may discipline the system clock (1) or runs with -x (0); reason says why.", "reason")
+	restartsDesc = counter(containerSubsystem, "chronyd_restarts_total",
+		"The number of times the supervisor restarted chronyd.")
+	startTimeDesc = gauge(containerSubsystem, "chronyd_start_time_seconds",
+		"Start time of the running chronyd since the Unix epoch, in seconds.")
+	buildInfoDesc = gauge(containerSubsystem, "build_info",
+		"The entrypoint's build: version, revision and Go version.", "version", "revision", "goversion")
+)
+
+// SupervisorFacts is what the supervisor knows about chronyd at a scrape.
+type SupervisorFacts struct {
+	ClockControl       bool
+	ClockControlReason string    // e.g. "CAP_SYS_TIME held", "CLOCK_CONTROL=off"
+	Restarts           uint64    // restarts since the container started
+	StartTime          time.Time // of the running chronyd; zero when none runs
+}
+
+// BuildInfo is the entrypoint's build.
+type BuildInfo struct {
+	Version, Revision, GoVersion string
+}
+
+// SupervisorCollector exports SupervisorFacts (asked at each scrape) and BuildInfo.
+type SupervisorCollector struct {
+	facts func() SupervisorFacts
+	build BuildInfo
+}
+
+// NewSupervisorCollector returns a collector that calls facts at each scrape (nil: build info
+// only). facts must be safe to call from any goroutine.
+func NewSupervisorCollector(facts func() SupervisorFacts, build BuildInfo) *SupervisorCollector {
+	return &SupervisorCollector{facts: facts, build: build}
+}
+
+// Describe implements prometheus.Collector.
+func (c *SupervisorCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []typedDesc{clockControlDesc, restartsDesc, startTimeDesc, buildInfoDesc} {
+		ch <- d.desc
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *SupervisorCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- buildInfoDesc.metric(1, c.build.Version, c.build.Revision, c.build.GoVersion)
+	if c.facts == nil {
+		return
+	}
+	f := c.facts()
+	on := 0.0
+	if f.ClockControl {
+		on = 1
+	}
+	ch <- clockControlDesc.metric(on, f.ClockControlReason)
+	ch <- restartsDesc.metric(float64(f.Restarts))
+	if !f.StartTime.IsZero() {
+		ch <- startTimeDesc.metric(float64(f.StartTime.UnixNano()) / 1e9)
+	}
+}
+
+// NewRegistry is a registry holding cs plus the Go runtime and process collectors, which
+// chrony_exporter also serves.
+func NewRegistry(cs ...prometheus.Collector) (*prometheus.Registry, error) {
+	reg := prometheus.NewRegistry()
+	cs = append(cs, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return reg, nil
+}
