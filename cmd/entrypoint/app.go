@@ -36,7 +36,12 @@ func runApp(ctx context.Context, args, environ []string, stdout, stderr io.Write
 		ErrWriter:      stderr,
 		HideVersion:    true,
 		ExitErrHandler: func(*cli.Context, error) {}, // exit codes are decided below, not by cli
-		Action:         func(c *cli.Context) error { return runCommand(c, environ) },
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return cli.Exit(fmt.Sprintf("entrypoint: unknown command %q; see entrypoint --help", c.Args().First()), exitUsage)
+			}
+			return runCommand(c, environ)
+		},
 		Commands: []*cli.Command{
 			{
 				Name:   "run",
