@@ -1,0 +1,252 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+type containerInfo struct {
+	State struct {
+		Running  bool
+		Pid      int
+		ExitCode int
+		Health   *struct{ Status string }
+	}
+	HostConfig struct {
+		ReadonlyRootfs bool
+	}
+	NetworkSettings struct {
+		Networks map[string]struct{ IPAddress string }
+	}
+	Mounts []struct {
+		Type        string
+		Name        string
+		Source      string
+		Destination string
+	}
+}
+
+func info(t *testing.T, name string) containerInfo {
+	t.Helper()
+	var ci containerInfo
+	inspect(t, "container", name, &ci)
+	return ci
+}
+
+func ipOf(t *testing.T, name string) string {
+	t.Helper()
+	n, ok := info(t, name).NetworkSettings.Networks[network]
+	if !ok || n.IPAddress == "" {
+		t.Fatalf("%s has no address on %s", name, network)
+	}
+	return n.IPAddress
+}
+
+// waitHealth waits (bounded) until the container's HEALTHCHECK reports want.
+func waitHealth(t *testing.T, name, want string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	last := ""
+	for time.Now().Before(deadline) {
+		ci := info(t, name)
+		if !ci.State.Running {
+			t.Fatalf("%s stopped (exit %d) while waiting for %s", name, ci.State.ExitCode, want)
+		}
+		if ci.State.Health != nil {
+			last = ci.State.Health.Status
+			if last == want {
+				return
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatalf("%s: health %q, want %q within %s\n%s", name, last, want, within,
+		dockerT(t, "inspect", "-f", "{{json .State.Health}}", name))
+}
+
+// ntpQuery sends one NTP client request and returns the reply's stratum.
+func ntpQuery(addr string) (int, error) {
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		return 0, fmt.Errorf("ntp query %s: %w", addr, err)
+	}
+	defer c.Close()
+	req := make([]byte, 48)
+	req[0] = 0<<6 | 4<<3 | 3 // no leap warning, version 4, client
+	binary.BigEndian.PutUint64(req[40:], uint64(time.Now().UnixNano()))
+	if err := c.SetDeadline(time.Now().Add(2 * time.Second)); err != nil {
+		return 0, err
+	}
+	if _, err := c.Write(req); err != nil {
+		return 0, fmt.Errorf("ntp query %s: %w", addr, err)
+	}
+	resp := make([]byte, 128)
+	n, err := c.Read(resp)
+	if err != nil {
+		return 0, fmt.Errorf("ntp query %s: %w", addr, err)
+	}
+	if n < 48 || resp[0]&7 != 4 {
+		return 0, fmt.Errorf("ntp query %s: not a server reply (%d bytes, mode %d)", addr, n, resp[0]&7)
+	}
+	return int(resp[1]), nil
+}
+
+// waitStratum polls addr until it serves the wanted stratum.
+func waitStratum(t *testing.T, addr string, want int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	var got int
+	var err error
+	for time.Now().Before(deadline) {
+		if got, err = ntpQuery(addr); err == nil && got == want {
+			return
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	t.Fatalf("%s: stratum %d (%v), want %d within %s", addr, got, err, want, within)
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	c := http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v\n%s", url, resp.StatusCode, err, body)
+	}
+	return string(body)
+}
+
+// process is one process of a container, seen from the host's /proc.
+type process struct {
+	PID     int
+	Name    string
+	Cmdline []string
+	UIDs    []string // real, effective, saved, fs
+	GIDs    []string
+	CapPrm  string
+	CapEff  string
+	CapAmb  string
+}
+
+// processes lists the container's processes with their /proc status.
+func processes(t *testing.T, name string) []process {
+	t.Helper()
+	var out []process
+	for _, f := range strings.Fields(dockerT(t, "top", name, "-eo", "pid")) {
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			continue // the PID header
+		}
+		p := process{PID: pid}
+		st, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			continue // exited in between
+		}
+		sc := bufio.NewScanner(st)
+		for sc.Scan() {
+			k, v, _ := strings.Cut(sc.Text(), ":")
+			v = strings.TrimSpace(v)
+			switch k {
+			case "Name":
+				p.Name = v
+			case "Uid":
+				p.UIDs = strings.Fields(v)
+			case "Gid":
+				p.GIDs = strings.Fields(v)
+			case "CapPrm":
+				p.CapPrm = v
+			case "CapEff":
+				p.CapEff = v
+			case "CapAmb":
+				p.CapAmb = v
+			}
+		}
+		st.Close()
+		if cl, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
+			p.Cmdline = strings.Split(strings.TrimRight(string(cl), "\x00"), "\x00")
+		}
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s: no processes", name)
+	}
+	return out
+}
+
+// assertNoRoot fails when any process of the container has a root uid or gid of any kind, or
+// holds a capability other than those allowed (hex mask).
+func assertNoRoot(t *testing.T, name string, allowedCaps uint64) []process {
+	t.Helper()
+	ps := processes(t, name)
+	for _, p := range ps {
+		for _, id := range append(append([]string{}, p.UIDs...), p.GIDs...) {
+			if id == "0" {
+				t.Errorf("%s: process %d (%s) runs with uid/gid 0: Uid %v Gid %v", name, p.PID, p.Name, p.UIDs, p.GIDs)
+				break
+			}
+		}
+		for _, c := range []string{p.CapPrm, p.CapEff, p.CapAmb} {
+			v, err := strconv.ParseUint(c, 16, 64)
+			if err != nil || v&^allowedCaps != 0 {
+				t.Errorf("%s: process %d (%s) holds capabilities %s (allowed %x)", name, p.PID, p.Name, c, allowedCaps)
+			}
+		}
+	}
+	return ps
+}
+
+// rootReadOnly says whether the container's / is mounted read-only.
+func rootReadOnly(t *testing.T, pid int) bool {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 5 && f[4] == "/" {
+			for _, o := range strings.Split(f[5], ",") {
+				if o == "ro" {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	t.Fatalf("no / in mountinfo of %d", pid)
+	return false
+}
+
+func chronydOf(t *testing.T, ps []process) process {
+	t.Helper()
+	for _, p := range ps {
+		if p.Name == "chronyd" {
+			return p
+		}
+	}
+	t.Fatalf("no chronyd among %+v", ps)
+	return process{}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
