@@ -39,14 +39,17 @@ func TestConcurrentProbesAndScrapes(t *testing.T) {
 	go func() {
 		done <- Serve(ctx, New(ln.Addr().String(), Deps{Live: p.Live, Ready: p.Ready, Metrics: reg}), ln, 5*time.Second)
 	}()
+	base := "http://" + ln.Addr().String()
+	client := &http.Client{Timeout: 5 * time.Second}
 	defer func() {
+		// The transport may hold a connection it dialled but never used; the server counts such
+		// a connection as active for 5 s, which would outlast the shutdown deadline.
+		client.CloseIdleConnections()
 		cancel()
 		if err := <-done; err != nil {
 			t.Error(err)
 		}
 	}()
-	base := "http://" + ln.Addr().String()
-	client := &http.Client{Timeout: 5 * time.Second}
 	get := func(path string) (int, string, error) {
 		resp, err := client.Get(base + path)
 		if err != nil {
