@@ -261,8 +261,16 @@ func TestRunSyncsServesAndStops(t *testing.T) {
 		}
 	}
 	body, _ := httpGet(t, "http://"+c.httpAddr+"/metrics")
-	if !strings.Contains(body, "chrony_up 1") {
-		t.Errorf("/metrics lacks chrony_up 1:\n%.3000s", body)
+	for _, want := range []string{
+		"\nchrony_up 1\n",
+		// The supervisor's own facts, from the launch plan and the build.
+		"\nchrony_container_clock_control{reason=\"CLOCK_CONTROL=off\"} 0\n",
+		"\nchrony_container_build_info{goversion=",
+		"\nchrony_container_chronyd_start_time_seconds ",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q:\n%.4000s", want, body)
+		}
 	}
 
 	// Nothing in the "container" runs as root or holds a capability: neither PID 1 nor chronyd.

@@ -16,6 +16,7 @@ import (
 	"github.com/chris-short/chrony/pkg/httpapi"
 	"github.com/chris-short/chrony/pkg/launch"
 	"github.com/chris-short/chrony/pkg/metrics"
+	"github.com/chris-short/chrony/pkg/preflight"
 )
 
 // httpShutdownTimeout bounds how long requests in flight may hold up the container's exit.
@@ -38,6 +39,7 @@ func runCommand(c *cli.Context, environ []string) error {
 	defer cancel()
 	web := &webServer{s: s, log: log}
 	code, err := launch.Run(ctx, s, log, launch.Hooks{
+		OnPlan:    web.setPlan,
 		OnStarted: func(pid int, socket string) error { return web.start(ctx, pid) },
 	})
 	cancel()
@@ -56,8 +58,15 @@ type webServer struct {
 	log *zap.Logger
 
 	mu      sync.Mutex
+	plan    preflight.Plan
 	started time.Time
 	done    chan struct{}
+}
+
+func (w *webServer) setPlan(p preflight.Plan) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.plan = p
 }
 
 // start binds HTTP_ADDR and serves until ctx ends. Binding happens here, synchronously, so a
@@ -109,7 +118,11 @@ func (w *webServer) wait() {
 func (w *webServer) facts() metrics.SupervisorFacts {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return metrics.SupervisorFacts{StartTime: w.started}
+	return metrics.SupervisorFacts{
+		ClockControl:       w.plan.ClockControl,
+		ClockControlReason: w.plan.ClockReason,
+		StartTime:          w.started,
+	}
 }
 
 // proberFor asks the chronyd that s describes, binding client sockets in RUN_DIR.

@@ -28,6 +28,9 @@ type Hooks struct {
 	// the place to start the HTTP server. socket is chronyd's command socket (it appears a
 	// moment later). An error stops chronyd and is returned by Run.
 	OnStarted func(pid int, socket string) error
+	// OnPlan, when set, receives the privilege decision once it is made (before anything
+	// starts): the metrics report clock control and why from it.
+	OnPlan func(preflight.Plan)
 	// ShutdownTimeout is how long chronyd gets to exit after SIGTERM before SIGKILL; zero
 	// means supervisor.DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
@@ -52,6 +55,9 @@ func Run(ctx context.Context, s *config.Settings, log *zap.Logger, hooks Hooks) 
 	log.Log(lvl, "launch plan: "+plan.Summary,
 		zap.Bool("clock_control", plan.ClockControl), zap.String("chronyd_caps", plan.Keep.String()),
 		zap.String("chrony_user", plan.User), zap.Int("uid", plan.UID), zap.Int("gid", plan.GID))
+	if hooks.OnPlan != nil {
+		hooks.OnPlan(plan)
+	}
 
 	conf, mounted, err := confFor(s, plan.ClockControl)
 	if err != nil {
