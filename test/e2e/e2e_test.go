@@ -17,16 +17,9 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/chris-short/chrony/test/readme"
 	"github.com/chris-short/chrony/test/standin"
 )
-
-// ReadmeRunFlags are the README's `docker run` flags (quick start). The tests run them as written
-// except: no SYS_TIME (a real chronyd must never set this machine's clock), the test's own
-// volume name, and no -p (the container is on an internal network; the test talks to its
-// address instead of a published host port).
-const ReadmeRunFlags = "--user 0:0 --cap-drop ALL --cap-add SYS_TIME --cap-add SETUID --cap-add SETGID " +
-	"--security-opt no-new-privileges --read-only --tmpfs /run/chrony " +
-	"-v chrony-state:/var/lib/chrony -p 123:123/udp"
 
 // clientEnv makes a container sync from the upstream container, polling fast (sub-second) so
 // the test takes seconds, not the minutes iburst with default polling would.
@@ -34,10 +27,16 @@ func clientEnv() []string {
 	return []string{"-e", "NTP_SERVERS=" + upstream + " iburst minpoll -2 maxpoll 0", "-e", "LOG_FORMAT=console"}
 }
 
-// testRunFlags turns the README's flags into the test's, as ReadmeRunFlags says.
+// testRunFlags turns the README's quick-start `docker run` flags, read from README.md, into the
+// test's. They run as written except: no SYS_TIME (a real chronyd must never set this machine's
+// clock), the test's own volume name, and no -p (the container is on an internal network; the
+// test talks to its address instead of a published host port).
 func testRunFlags(t *testing.T, volume string) []string {
 	t.Helper()
-	f := strings.Fields(ReadmeRunFlags)
+	f, err := readme.DockerRunFlags()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out []string
 	for i := 0; i < len(f); i++ {
 		switch {
