@@ -53,7 +53,7 @@ type result struct {
 }
 
 // runBin runs the entrypoint with exactly env (plus PATH) and a deadline.
-func runBin(t *testing.T, env []string, args ...string) result {
+func runBin(t testing.TB, env []string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -181,7 +181,7 @@ type container struct {
 	env                 []string
 }
 
-func newContainer(t *testing.T, upstream *chronytest.Instance) *container {
+func newContainer(t testing.TB, upstream *chronytest.Instance) *container {
 	t.Helper()
 	base := chronytest.ShortTempDir(t)
 	c := &container{
@@ -371,7 +371,7 @@ func startBin(t *testing.T, cmd *exec.Cmd) <-chan error {
 	return waitErr
 }
 
-func httpGet(t *testing.T, url string) (string, int) {
+func httpGet(t testing.TB, url string) (string, int) {
 	t.Helper()
 	client := &http.Client{Timeout: 5 * time.Second}
 	resp, err := client.Get(url)
@@ -383,7 +383,7 @@ func httpGet(t *testing.T, url string) (string, int) {
 	return string(b), resp.StatusCode
 }
 
-func freeTCPPort(t *testing.T) int {
+func freeTCPPort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -428,7 +428,7 @@ func procStatus(t *testing.T, pid int) (uid, capEff string) {
 	return uid, capEff
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

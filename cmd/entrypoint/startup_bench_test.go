@@ -1,0 +1,125 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chris-short/chrony/internal/chronytest"
+)
+
+// Start-up cost, side by side with what a user would otherwise run: chronyd started bare with
+// the same rendered file. Both are timed from exec until chronyd's command socket exists (the
+// moment probes can ask). The entrypoint's figure includes validation, `chronyd -p`, the
+// privilege drop and directory set-up. Reported too: the entrypoint's resident memory while it
+// supervises a synchronised chronyd.
+//
+//	go test ./cmd/entrypoint -run '^$' -bench Startup -benchtime 20x
+
+func BenchmarkStartupEntrypoint(b *testing.B) {
+	up := chronytest.StartUpstream(b)
+	var rssKB int
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		c := newContainer(b, up)
+		cmd := exec.Command(bin)
+		cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, c.env...)
+		start := time.Now()
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		waitForSocket(b, filepath.Join(c.run, "chronyd", "chronyd.sock"), start)
+		total += time.Since(start)
+		if i == b.N-1 {
+			// Let it synchronise and answer a scrape before reading its memory.
+			waitReady(b, c)
+			rssKB = vmRSS(b, cmd.Process.Pid)
+		}
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}
+	reportStartup(b, total)
+	b.ReportMetric(float64(rssKB)/1024, "MB-rss-supervising")
+}
+
+// reportStartup replaces ns/op (which includes stopping) with the mean time to the socket.
+func reportStartup(b *testing.B, total time.Duration) {
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms-to-socket")
+}
+
+func BenchmarkStartupBareChronyd(b *testing.B) {
+	up := chronytest.StartUpstream(b)
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		dir := chronytest.ShortTempDir(b)
+		must(b, os.Chmod(dir, 0o750))
+		conf := filepath.Join(dir, "chrony.conf")
+		sock := filepath.Join(dir, "chronyd.sock")
+		must(b, os.WriteFile(conf, []byte(strings.Join([]string{
+			fmt.Sprintf("server 127.0.0.1 port %d iburst minpoll -2 maxpoll 0", up.Port),
+			"driftfile " + filepath.Join(dir, "drift"),
+			"makestep 1 3", "local stratum 10",
+			fmt.Sprintf("port %d", chronytest.FreeUDPPort(b)), "allow 127.0.0.1",
+			"ratelimit interval 1 burst 16 leak 2", "clientloglimit 1048576",
+			"bindcmdaddress " + sock, "pidfile " + filepath.Join(dir, "chronyd.pid"), "cmdport 0",
+		}, "\n")+"\n"), 0o644))
+		cmd := exec.Command(chronytest.Chronyd(b), "-x", "-d", "-U", "-u", chronytest.CurrentUser(b), "-f", conf)
+		start := time.Now()
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		waitForSocket(b, sock, start)
+		total += time.Since(start)
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}
+	reportStartup(b, total)
+}
+
+func waitForSocket(b *testing.B, path string, start time.Time) {
+	b.Helper()
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if time.Since(start) > 10*time.Second {
+			b.Fatalf("no socket %s within 10 s", path)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+}
+
+func waitReady(b *testing.B, c *container) {
+	b.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for runBin(b, c.env, "probe", "ready").code != 0 {
+		if time.Now().After(deadline) {
+			b.Fatal("not ready within 20 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	httpGet(b, "http://"+c.httpAddr+"/metrics")
+}
+
+func vmRSS(b *testing.B, pid int) int {
+	b.Helper()
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(st), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.Atoi(f[1])
+			return kb
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
+}
