@@ -17,7 +17,7 @@ var fuzzVars = []string{"NTP_SERVERS", "NTP_POOLS", "ALLOW", "LOCAL_STRATUM", "N
 
 // directives is every directive Render may write.
 var directives = []string{"server", "pool", "driftfile", "makestep", "rtcsync", "local", "allow", "port",
-	"ratelimit", "clientloglimit", "noclientlog", "ntsdumpdir", "ntsservercert", "ntsserverkey",
+	"ratelimit", "clientloglimit", "noclientlog", "ntsdumpdir", "ntsservercert", "ntsserverkey", "ntsport",
 	"confdir", "bindcmdaddress", "pidfile", "cmdport"}
 
 // FuzzEnvironment checks, for any environment, that Load rejects it or Render writes exactly
@@ -115,7 +115,7 @@ func checkRendered(t *testing.T, s *config.Settings, out string, clock bool) {
 		want[l], must[l] = true, true
 	}
 	if ntsServer {
-		for _, l := range []string{"ntsservercert " + s.NTSServerCert, "ntsserverkey " + s.NTSServerKey} {
+		for _, l := range []string{"ntsservercert " + s.NTSServerCert, "ntsserverkey " + s.NTSServerKey, "ntsport " + strconv.Itoa(s.NTSPort)} {
 			want[l], must[l] = true, true
 		}
 	}

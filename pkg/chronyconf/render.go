@@ -89,6 +89,7 @@ func Render(s *config.Settings, clockControl bool) []byte {
 	if ntsServer {
 		line(&b, "ntsservercert", s.NTSServerCert)
 		line(&b, "ntsserverkey", s.NTSServerKey)
+		line(&b, "ntsport", strconv.Itoa(s.NTSPort))
 	}
 
 	b.WriteString("\n# Drop-ins may override anything above; the lines after them are the entrypoint's own.\n")

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,6 +43,7 @@ var renderCases = []renderCase{
 		"NTP_POOLS=0.pool.ntp.org iburst maxdelay 0.3,1.pool.ntp.org offset -0.0005 asymmetry 0.1 filter 3 extfield F323"}},
 	{name: "nts", env: []string{"ENABLE_NTS=true", "NTP_SERVERS=time.cloudflare.com iburst,nts.netnod.se nts ntsport 4460 certset 0"}},
 	{name: "nts-server", env: []string{"NTS_SERVER_CERT=/etc/chrony/tls/cert.pem", "NTS_SERVER_KEY=/etc/chrony/tls/key.pem", "ALLOW=10.0.0.0/8,2001:db8::/32"}},
+	{name: "nts-server-port", env: []string{"NTS_SERVER_CERT=/etc/chrony/tls/cert.pem", "NTS_SERVER_KEY=/etc/chrony/tls/key.pem", "NTS_PORT=14460"}},
 	{name: "no-local-stratum", env: []string{"LOCAL_STRATUM=off"}},
 	{name: "noclientlog", env: []string{"NOCLIENTLOG=yes", "LOCAL_STRATUM=3"}},
 	{name: "custom-port", env: []string{"NTP_PORT=1123", "ALLOW=192.168.0.0/16,::1", "STATE_DIR=/data", "RUN_DIR=/tmp/r"}},
@@ -173,7 +175,8 @@ func TestRenderedConfigStartsChronyd(t *testing.T) {
 		{"server on loopback", []string{"ALLOW=127.0.0.0/8,::1", "NOCLIENTLOG=true"}},
 		{"allow all", []string{"ALLOW=all", "LOCAL_STRATUM=off"}},
 		{"client only", []string{"ALLOW=none"}},
-		{"nts server", []string{"ALLOW=127.0.0.1", "NTS_SERVER_CERT=CERT", "NTS_SERVER_KEY=KEY"}},
+		// NTS_PORT: a free port rather than 4460, which another process may hold.
+		{"nts server", []string{"ALLOW=127.0.0.1", "NTS_SERVER_CERT=CERT", "NTS_SERVER_KEY=KEY", "NTS_PORT=TCPPORT"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -188,6 +191,9 @@ func TestRenderedConfigStartsChronyd(t *testing.T) {
 				}
 				kv = strings.Replace(kv, "=CERT", "="+filepath.Join(dir, "cert.pem"), 1)
 				kv = strings.Replace(kv, "=KEY", "="+filepath.Join(dir, "key.pem"), 1)
+				if kv == "NTS_PORT=TCPPORT" {
+					kv = fmt.Sprintf("NTS_PORT=%d", freeTCPPort(t))
+				}
 				env = append(env, kv)
 			}
 			s, err := config.Load(env)
@@ -339,4 +345,15 @@ func TestCheckNTSKeyPair(t *testing.T) {
 			}
 		})
 	}
+}
+
+// freeTCPPort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }

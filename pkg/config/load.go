@@ -270,6 +270,18 @@ func (l *loader) settings() *Settings {
 		v, _ := l.env.lookup("NTS_SERVER_CERT")
 		l.fail("NTS_SERVER_CERT", v, errors.New("serving NTS needs clients: ALLOW=none allows none"))
 	}
+	if v, set, ok := l.get("NTS_PORT"); ok {
+		switch n, err := intIn(v, 1024, 65535); {
+		case kubeServiceLink.MatchString(v):
+			l.fail("NTS_PORT", v, errors.New("this is a Kubernetes service link (a Service named nts exists in the namespace), not a port: set enableServiceLinks: false in the pod spec, or set NTS_PORT explicitly"))
+		case err != nil:
+			l.fail("NTS_PORT", v, fmt.Errorf("%w; want a TCP port 1024..65535 (a lower one would need CAP_NET_BIND_SERVICE)", err))
+		case set && !(certSet && keySet):
+			l.fail("NTS_PORT", v, errors.New("has no effect without NTS_SERVER_CERT and NTS_SERVER_KEY: set them to serve NTS, or unset NTS_PORT"))
+		default:
+			s.NTSPort = n
+		}
+	}
 
 	for _, v := range Variables {
 		if renderVarNames[v.Name] && contains(l.set, v.Name) {

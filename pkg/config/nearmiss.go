@@ -15,7 +15,7 @@ var kubeLinkName = regexp.MustCompile(`_SERVICE_HOST$|_SERVICE_PORT(_[A-Z0-9_]+)
 
 // nearMisses reports set variables that are not ours but look like a mistyped one of ours: a
 // name from another image (aliases), a different case, full-width look-alike letters, or an
-// edit distance of at most 2 for names of 5 or more characters.
+// edit distance of at most 2 for names of 5 or more characters (1 for names of 3 or 4).
 func nearMisses(names []string, e env) []error {
 	ours := map[string]bool{}
 	for _, v := range Variables {
@@ -36,10 +36,16 @@ func nearMisses(names []string, e env) []error {
 			continue
 		}
 		folded := strings.ToUpper(foldWidth(name))
-		if utf8.RuneCountInString(folded) < 5 {
+		// Short names allow one edit (ALOW for ALLOW); names under 3 characters none, as
+		// everything is one or two edits from them.
+		limit := 3
+		switch n := utf8.RuneCountInString(folded); {
+		case n < 3:
 			continue
+		case n < 5:
+			limit = 2
 		}
-		best, bestD := "", 3
+		best, bestD := "", limit
 		for _, v := range Variables {
 			if d := distance(folded, v.Name, bestD); d < bestD {
 				best, bestD = v.Name, d

@@ -69,6 +69,9 @@ type Settings struct {
 	// NTS server (NTS_SERVER_CERT, NTS_SERVER_KEY): both set or both empty.
 	NTSServerCert string
 	NTSServerKey  string
+	// NTSPort is the NTS-KE server's TCP port (NTS_PORT, default 4460; 1024..65535, so that
+	// chronyd needs no CAP_NET_BIND_SERVICE for it).
+	NTSPort int
 
 	// RenderVars names every variable that shapes a rendered chrony.conf and was set. A mounted
 	// CHRONY_CONF together with any of them is an error (see MountedConflict).

@@ -47,6 +47,7 @@ var options = map[string]optSpec{
 	"key":        {optInt, 1, math.MaxUint32, "1..4294967295"},
 	"version":    {optInt, 1, 4, "1..4"},
 	"certset":    {optInt, 0, math.MaxUint32, "0..4294967295"},
+	"maxsources": {optInt, 1, 16, "1..16"}, // pools only: checked in parseSources
 
 	"maxdelay":         {optFloat, 0, 1000, "0..1000 seconds"},
 	"maxdelayratio":    {optFloat, 1, 1e6, "1..1000000"},
@@ -61,7 +62,7 @@ var options = map[string]optSpec{
 // optionList is the documented allow-list, in a stable order.
 const optionList = "iburst, burst, prefer, noselect, trust, require, nts, xleave, auto_offline, offline, copy, " +
 	"port N, ntsport N, minpoll N, maxpoll N, presend N, polltarget N, minsamples N, maxsamples N, filter N, " +
-	"key N, version N, certset N, maxdelay S, maxdelayratio R, maxdelaydevratio R, mindelay S, asymmetry R, " +
+	"key N, version N, certset N, maxsources N (pools only), maxdelay S, maxdelayratio R, maxdelaydevratio R, mindelay S, asymmetry R, " +
 	"offset S, extfield F323"
 
 var (
@@ -85,6 +86,10 @@ func parseSources(value string, seen map[string]string, name string) ([]Source, 
 		src, err := parseSource(item)
 		if err != nil {
 			errs = append(errs, err)
+			continue
+		}
+		if name != "NTP_POOLS" && hasOption(src, "maxsources") {
+			errs = append(errs, fmt.Errorf("%s: maxsources applies to pools only: list it in NTP_POOLS", src.Host))
 			continue
 		}
 		key := hostKey(src.Host)
@@ -229,4 +234,14 @@ func hostKey(h string) string {
 		return a.String()
 	}
 	return strings.ToLower(strings.TrimSuffix(h, "."))
+}
+
+// hasOption reports whether src carries option word (with or without a value).
+func hasOption(src Source, word string) bool {
+	for _, o := range src.Options {
+		if o == word || strings.HasPrefix(o, word+" ") {
+			return true
+		}
+	}
+	return false
 }

@@ -31,13 +31,14 @@ var Variables = []Variable{
 	{"READY_ALLOW_LOCAL", "false", "Count serving from the local clock (`local stratum`) as ready."},
 	{"NTS_SERVER_CERT", "", "PEM certificate (chain) for serving NTS; set together with NTS_SERVER_KEY."},
 	{"NTS_SERVER_KEY", "", "PEM private key for serving NTS; set together with NTS_SERVER_CERT."},
+	{"NTS_PORT", "4460", "TCP port (1024..65535) of the NTS-KE server; only with NTS_SERVER_CERT and NTS_SERVER_KEY."},
 }
 
 // renderVarNames are the variables that shape a rendered chrony.conf (see Settings.RenderVars).
 var renderVarNames = map[string]bool{
 	"NTP_SERVERS": true, "NTP_POOLS": true, "ENABLE_NTS": true, "NOCLIENTLOG": true,
 	"ALLOW": true, "LOCAL_STRATUM": true, "NTP_PORT": true,
-	"NTS_SERVER_CERT": true, "NTS_SERVER_KEY": true,
+	"NTS_SERVER_CERT": true, "NTS_SERVER_KEY": true, "NTS_PORT": true,
 }
 
 // aliases are names people use for our variables (other images' names, singular forms). The

@@ -75,6 +75,13 @@ func Run(ctx context.Context, s *config.Settings, log *zap.Logger, hooks Hooks) 
 	if err := preflight.Apply(plan); err != nil {
 		return 1, fmt.Errorf("drop privileges to %s: %w", plan.User, err)
 	}
+	// After Apply, so the files are read as chronyd will read them: as its user. chronyd
+	// itself would only log the failure and serve without NTS.
+	if s.NTSServerCert != "" {
+		if err := chronyconf.CheckNTSKeyPair(s.NTSServerCert, s.NTSServerKey); err != nil {
+			return 1, err
+		}
+	}
 	if err := preflight.PrepareDirs(s, plan.UID, plan.GID); err != nil {
 		return 1, err
 	}

@@ -1,0 +1,185 @@
+package security
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chris-short/chrony/pkg/config"
+	"github.com/chris-short/chrony/pkg/config/configtest"
+)
+
+// maxExecString is the kernel's limit on one environment string (MAX_ARG_STRLEN, 32 pages):
+// a longer value cannot reach the binary at all, so such cases run only at the config.Load level.
+const maxExecString = 32 * 4096
+
+// hostile are environments beyond configtest.Cases, each of which must be refused.
+var hostile = []configtest.Case{
+	// Directives smuggled in through values.
+	{Name: "smuggle-bindcmdaddress-option", Env: []string{"NTP_SERVERS=a.example iburst bindcmdaddress 0.0.0.0"}},
+	{Name: "smuggle-cmdallow-in-pool", Env: []string{"NTP_POOLS=p.example cmdallow all"}},
+	{Name: "smuggle-cr-in-allow", Env: []string{"ALLOW=all\rcmdport 323"}},
+	{Name: "smuggle-words-in-allow", Env: []string{"ALLOW=10.0.0.0/8 cmdport 323"}},
+	{Name: "smuggle-words-in-path", Env: []string{"STATE_DIR=/var/lib/chrony cmdport 323"}},
+	{Name: "smuggle-newline-in-path", Env: []string{"CHRONY_CONF_DIR=/etc/chrony/conf.d\ncmdport 323"}},
+	{Name: "smuggle-newline-in-stratum", Env: []string{"LOCAL_STRATUM=10\ncmdallow all"}},
+	{Name: "smuggle-include-glob", Env: []string{"CHRONY_CONF_DIR=/etc/*"}},
+	{Name: "smuggle-vertical-tab", Env: []string{"NTP_SERVERS=a.example\vcmdport 323"}},
+	// Huge values that still fit through exec.
+	{Name: "huge-pools-100k", Env: []string{"NTP_POOLS=" + strings.Repeat("p", 100<<10)}},
+	{Name: "huge-allow-list", Env: []string{"ALLOW=" + strings.Repeat("10.0.0.1,", 600) + "10.0.0.2"}},
+	{Name: "huge-number", Env: []string{"LOCAL_STRATUM=" + strings.Repeat("9", 4000)}},
+	// Unicode look-alikes and invisible characters.
+	{Name: "fullwidth-digits-allow", Env: []string{"ALLOW=１０.0.0.0/8"}},
+	{Name: "fullwidth-port", Env: []string{"NTP_PORT=１２３"}},
+	{Name: "cyrillic-off", Env: []string{"CLOCK_CONTROL=оff"}},
+	{Name: "cyrillic-true", Env: []string{"ENABLE_NTS=truе"}},
+	{Name: "zero-width-space", Env: []string{"NTP_SERVERS=time\u200b.example"}},
+	{Name: "right-to-left-override", Env: []string{"NTP_SERVERS=\u202egro.elpmaxe"}},
+	{Name: "non-breaking-space", Env: []string{"NTP_SERVERS=a.example\u00a0iburst"}},
+	// Negative and overflowing numbers.
+	{Name: "negative-port", Env: []string{"NTP_PORT=-123"}},
+	{Name: "zero-port", Env: []string{"NTP_PORT=0"}},
+	{Name: "plus-port", Env: []string{"NTP_PORT=+123"}},
+	{Name: "nts-port-overflow", Env: []string{"NTS_SERVER_CERT=/c.pem", "NTS_SERVER_KEY=/k.pem", "NTS_PORT=65536"}},
+	{Name: "stratum-zero", Env: []string{"LOCAL_STRATUM=0"}},
+	{Name: "minpoll-far-negative", Env: []string{"NTP_SERVERS=a.example minpoll -99"}},
+	{Name: "maxpoll-int32-overflow", Env: []string{"NTP_SERVERS=a.example maxpoll 2147483648"}},
+	{Name: "offset-float-overflow", Env: []string{"NTP_SERVERS=a.example offset 1e309"}},
+	{Name: "distance-int64-overflow", Env: []string{"READY_MAX_DISTANCE=9223372036854775808ns"}},
+	// IPv6 literals with zones.
+	{Name: "ipv6-zone-escaped", Env: []string{"NTP_SERVERS=fe80::1%25eth0"}},
+	{Name: "ipv6-zone-in-pool", Env: []string{"NTP_POOLS=fe80::1%lo iburst"}},
+	{Name: "ipv6-zone-in-allow-cidr", Env: []string{"ALLOW=fe80::%lo/64"}},
+	// Empty lists.
+	{Name: "servers-only-commas", Env: []string{"NTP_SERVERS=,"}},
+	{Name: "pools-only-commas", Env: []string{"NTP_POOLS=,,,"}},
+	{Name: "allow-blank-items", Env: []string{"ALLOW= , "}},
+	// Duplicate sources.
+	{Name: "duplicate-ipv4", Env: []string{"NTP_SERVERS=192.0.2.1,192.0.2.1 iburst"}},
+	{Name: "duplicate-ipv6-spellings", Env: []string{"NTP_SERVERS=2001:db8::1,2001:DB8:0:0::1"}},
+	{Name: "duplicate-server-and-pool", Env: []string{"NTP_SERVERS=a.example", "NTP_POOLS=A.example."}},
+	// Typos of variable names.
+	{Name: "typo-servres", Env: []string{"NTP_SERVRES=a.example"}},
+	{Name: "typo-alow", Env: []string{"ALOW=all"}},
+	{Name: "typo-nts-cert", Env: []string{"NTS_SERVER_CRT=/c.pem"}},
+	{Name: "typo-clock-contrl", Env: []string{"CLOCK_CONTRL=off"}},
+	// Bad NTS settings.
+	{Name: "nts-key-without-cert", Env: []string{"NTS_SERVER_KEY=/k.pem"}},
+	{Name: "nts-relative-cert", Env: []string{"NTS_SERVER_CERT=tls.crt", "NTS_SERVER_KEY=/k.pem"}},
+}
+
+// binaryCases are the environments run through the binary: every error case of
+// configtest.Cases plus hostile, except those exec cannot pass (a NUL byte, a string over
+// MAX_ARG_STRLEN), which TestHostileAtLoadLevel covers.
+func binaryCases(t *testing.T) (run, loadOnly []configtest.Case) {
+	t.Helper()
+	for _, c := range append(append([]configtest.Case{}, configtest.Cases...), hostile...) {
+		if _, err := config.Load(c.Env); err == nil {
+			continue // a valid environment
+		}
+		passable := true
+		for _, kv := range c.Env {
+			if strings.ContainsRune(kv, 0) || len(kv) >= maxExecString {
+				passable = false
+			}
+		}
+		if passable {
+			run = append(run, c)
+		} else {
+			loadOnly = append(loadOnly, c)
+		}
+	}
+	return run, loadOnly
+}
+
+// TestHostileEnvironments runs the entrypoint (run, the default command) with each hostile
+// environment: exit 1, stderr (golden) lists every problem with a line naming its variable,
+// and chronyd (capreport standing in) never starts.
+func TestHostileEnvironments(t *testing.T) {
+	cases, _ := binaryCases(t)
+	if len(cases) < 40 {
+		t.Fatalf("only %d hostile environments, want at least 40", len(cases))
+	}
+	for _, h := range hostile {
+		if _, err := config.Load(h.Env); err == nil {
+			t.Errorf("%s: accepted by config.Load: %v", h.Name, h.Env)
+		}
+	}
+	dir := t.TempDir()
+	report := filepath.Join(dir, "capreport.json")
+	base := []string{
+		"CHRONYD=" + capreport, "CAPREPORT_OUT=" + report,
+		"CHRONY_USER=nobody", "CLOCK_CONTROL=off", "HTTP_ADDR=off",
+		"CHRONY_CONF=/nonexistent/chrony.conf", "RUN_DIR=" + dir, "STATE_DIR=" + dir,
+	}
+	if _, err := config.Load(base); err != nil {
+		t.Fatalf("the base environment itself is invalid: %v", err)
+	}
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			r := runBin(t, 20*time.Second, append(append([]string{}, base...), c.Env...))
+			if r.code != 1 {
+				t.Errorf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+			}
+			if r.stdout != "" {
+				t.Errorf("stdout not empty: %q", r.stdout)
+			}
+			body, ok := strings.CutPrefix(r.stderr, "invalid environment:\n")
+			if !ok {
+				t.Fatalf("stderr does not start with \"invalid environment:\":\n%s", r.stderr)
+			}
+			for _, line := range strings.Split(strings.TrimSpace(body), "\n") {
+				if !namesVariable(line) {
+					t.Errorf("error line names no variable: %q", line)
+				}
+			}
+			golden(t, filepath.Join("hostile", c.Name+".err"), strings.ReplaceAll(r.stderr, dir, "DIR"))
+			if _, err := os.Stat(report); err == nil {
+				t.Fatalf("chronyd (capreport) was started")
+			}
+		})
+	}
+}
+
+// namesVariable: an error line begins with one of our variables and its value, or is about a
+// misspelt variable name.
+func namesVariable(line string) bool {
+	for _, v := range config.Variables {
+		if strings.HasPrefix(line, v.Name+"=") {
+			return true
+		}
+	}
+	return strings.Contains(line, " is not a known variable; ")
+}
+
+// TestHostileAtLoadLevel covers what exec cannot deliver (a NUL byte ends a C string; a value
+// over MAX_ARG_STRLEN makes execve fail with E2BIG): config.Load itself must reject it with a
+// VarError naming the variable.
+func TestHostileAtLoadLevel(t *testing.T) {
+	_, loadOnly := binaryCases(t)
+	loadOnly = append(loadOnly,
+		configtest.Case{Name: "nul-in-allow", Env: []string{"ALLOW=10.0.0.0/8\x00cmdallow all"}},
+		configtest.Case{Name: "nul-in-path", Env: []string{"STATE_DIR=/var/lib/chrony\x00"}},
+		configtest.Case{Name: "huge-allow-1m", Env: []string{"ALLOW=" + strings.Repeat("1", 1<<20)}},
+	)
+	if len(loadOnly) < 4 {
+		t.Fatalf("only %d load-level cases; configtest.Cases lost its NUL or huge case?", len(loadOnly))
+	}
+	for _, c := range loadOnly {
+		t.Run(c.Name, func(t *testing.T) {
+			_, err := config.Load(c.Env)
+			var ve *config.VarError
+			if !errors.As(err, &ve) {
+				t.Fatalf("Load: %v, want a VarError", err)
+			}
+			name, _, _ := strings.Cut(c.Env[0], "=")
+			if ve.Name != name || !strings.HasPrefix(err.Error(), name+"=") {
+				t.Errorf("error %q does not name %s", err, name)
+			}
+		})
+	}
+}

@@ -1,0 +1,116 @@
+package security
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chris-short/chrony/internal/chronytest"
+	"github.com/chris-short/chrony/pkg/httpapi"
+)
+
+// TestHTTPReadOnlyAndBounded checks the running entrypoint's HTTP endpoint from outside: only
+// GET and HEAD are served and every other method is 405 on every path, an oversized header
+// block is refused with 431 (a normal one is not), and a client dribbling its headers is cut
+// off once httpapi.ReadHeaderTimeout has passed.
+func TestHTTPReadOnlyAndBounded(t *testing.T) {
+	up := chronytest.StartUpstream(t)
+	c := newContainer(t, up)
+	c.start(t)
+	c.waitProbe(t, "ready", 20*time.Second)
+	base := "http://" + c.httpAddr
+	client := &http.Client{Timeout: 5 * time.Second}
+	defer client.CloseIdleConnections()
+
+	t.Run("methods", func(t *testing.T) {
+		for _, path := range []string{"/healthz", "/readyz", "/metrics", "/", "/debug/pprof/"} {
+			for _, method := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"} {
+				req, err := http.NewRequest(method, base+path, strings.NewReader(""))
+				must(t, err)
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Errorf("%s %s: %v", method, path, err)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+				resp.Body.Close()
+				want := http.StatusMethodNotAllowed
+				switch {
+				case method != "GET" && method != "HEAD":
+					if got := resp.Header.Get("Allow"); got != "GET, HEAD" {
+						t.Errorf("%s %s: Allow %q, want \"GET, HEAD\"", method, path, got)
+					}
+				case path == "/" || path == "/debug/pprof/":
+					want = http.StatusNotFound
+				default:
+					want = http.StatusOK
+				}
+				if resp.StatusCode != want {
+					t.Errorf("%s %s: %d, want %d", method, path, resp.StatusCode, want)
+				}
+			}
+		}
+	})
+
+	t.Run("header size", func(t *testing.T) {
+		for _, tt := range []struct {
+			size int
+			want int
+		}{
+			{httpapi.MaxHeaderBytes / 2, http.StatusOK},
+			{httpapi.MaxHeaderBytes * 8, http.StatusRequestHeaderFieldsTooLarge},
+			{1 << 20, http.StatusRequestHeaderFieldsTooLarge},
+		} {
+			req, err := http.NewRequest("GET", base+"/healthz", nil)
+			must(t, err)
+			req.Header.Set("X-Padding", strings.Repeat("a", tt.size))
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Errorf("header of %d bytes: %v", tt.size, err)
+				continue
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Errorf("header of %d bytes: %d, want %d", tt.size, resp.StatusCode, tt.want)
+			}
+		}
+	})
+
+	t.Run("slow headers are cut off", func(t *testing.T) {
+		conn, err := net.Dial("tcp", c.httpAddr)
+		must(t, err)
+		defer conn.Close()
+		t0 := time.Now()
+		_, err = fmt.Fprintf(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n")
+		must(t, err)
+		// Dribble a header line every 250 ms, never ending the block; give up after twice the
+		// server's timeout. The server closing the connection makes a read return at once.
+		closed := make(chan time.Duration, 1)
+		go func() {
+			_, _ = io.Copy(io.Discard, bufio.NewReader(conn))
+			closed <- time.Since(t0)
+		}()
+		limit := time.After(2*httpapi.ReadHeaderTimeout + time.Second)
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case d := <-closed:
+				if d < httpapi.ReadHeaderTimeout-500*time.Millisecond || d > httpapi.ReadHeaderTimeout+2*time.Second {
+					t.Errorf("connection closed after %v, want about ReadHeaderTimeout (%v)", d, httpapi.ReadHeaderTimeout)
+				}
+				t.Logf("slow client cut off after %v (%d header lines sent)", d, i)
+				return
+			case <-limit:
+				t.Fatalf("a client dribbling headers still connected after %v", time.Since(t0))
+			case <-tick.C:
+				_, _ = fmt.Fprintf(conn, "X-Slow-%d: x\r\n", i)
+			}
+		}
+	})
+}
