@@ -81,7 +81,8 @@ func CurrentUser(t testing.TB) string {
 // Instance is one running chronyd.
 type Instance struct {
 	Dir    string // its private directory: config, socket, pidfile, drift
-	Port   int    // NTP port on 127.0.0.1 (0 when it serves nothing)
+	Port   int    // NTP port on Addr (0 when it serves nothing)
+	Addr   string // loopback address it serves on; empty means 127.0.0.1
 	Socket string // command socket path
 	Conf   string // config file path
 
@@ -97,6 +98,10 @@ type Instance struct {
 type Options struct {
 	Port  int      // NTP port; 0 picks a free one
 	Lines []string // extra directives
+	// Addr is the loopback address to serve on (127.0.0.2, ...); empty means 127.0.0.1.
+	// chronyd keeps one source per IP address ("Could not add source"), so a client with
+	// several upstreams needs each on its own address.
+	Addr string
 }
 
 // Start runs chronyd -x -d with opts on loopback and waits (at most 10 s) for its command
@@ -111,16 +116,21 @@ func Start(t testing.TB, opts Options) *Instance {
 	if port == 0 {
 		port = FreeUDPPort(t)
 	}
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1"
+	}
 	in := &Instance{
 		Dir:    dir,
 		Port:   port,
+		Addr:   addr,
 		Socket: filepath.Join(dir, "chronyd.sock"),
 		Conf:   filepath.Join(dir, "chrony.conf"),
 		done:   make(chan struct{}),
 	}
 	conf := []string{
 		fmt.Sprintf("port %d", port),
-		"bindaddress 127.0.0.1",
+		"bindaddress " + addr,
 		"cmdport 0",
 		"bindcmdaddress " + in.Socket,
 		"pidfile " + filepath.Join(dir, "chronyd.pid"),
@@ -177,7 +187,16 @@ func StartUpstream(t testing.TB) *Instance {
 // ServerLine is a `server` directive for in that polls fast (sub-second), so a client syncs
 // within a second or two instead of the ~5 s that iburst alone takes.
 func (in *Instance) ServerLine() string {
-	return fmt.Sprintf("server 127.0.0.1 port %d iburst minpoll -2 maxpoll 0", in.Port)
+	return "server " + in.SourceEntry()
+}
+
+// SourceEntry is ServerLine without the directive: the form NTP_SERVERS takes, one entry.
+func (in *Instance) SourceEntry() string {
+	addr := in.Addr
+	if addr == "" {
+		addr = "127.0.0.1"
+	}
+	return fmt.Sprintf("%s port %d iburst minpoll -2 maxpoll 0", addr, in.Port)
 }
 
 // Logs returns chronyd's stderr so far.

@@ -56,8 +56,11 @@ func PrepareDirs(s *config.Settings, uid, gid int) error {
 	return checkWritable("STATE_DIR", s.StateDir, uid, gid)
 }
 
-// checkWritable proves dir writable by creating and removing a file in it: permission bits
-// alone miss ACLs, read-only mounts and user namespaces.
+// writeCheckSize is what checkWritable writes: room for chronyd's drift file and NTS keys.
+const writeCheckSize = 4096
+
+// checkWritable proves dir writable by creating, filling and removing a file in it: permission
+// bits alone miss ACLs, read-only mounts, user namespaces and a full disk.
 func checkWritable(env, dir string, uid, gid int) error {
 	fi, err := os.Stat(dir)
 	if err != nil {
@@ -67,13 +70,33 @@ func checkWritable(env, dir string, uid, gid int) error {
 		return fmt.Errorf("%s=%s is not a directory (%s)", env, dir, fi.Mode())
 	}
 	f, err := os.CreateTemp(dir, ".entrypoint-write-check-*")
+	if errors.Is(err, syscall.EROFS) {
+		// chown would not help: say what would.
+		return fmt.Errorf("%s=%s is on a read-only file system: %w; chronyd writes its drift file (and NTS keys) there: "+
+			"mount it read-write (docker run -v VOLUME:%s without :ro; Kubernetes volumeMounts readOnly: false), "+
+			"or mount a tmpfs or emptyDir there to run without keeping state", env, dir, syscall.EROFS, dir)
+	}
 	if err != nil {
 		return fmt.Errorf("%s=%s is not writable by uid %d (it is %s): %w; fix: chown %d:%d %s on the host or volume, "+
 			"or use a named volume (Docker copies the image's ownership into a new one), or in Kubernetes set fsGroup: %d",
 			env, dir, uid, describe(dir), err, uid, gid, dir, gid)
 	}
 	name := f.Name()
+	// An empty file fits on a full disk; the drift file and NTS keys need a few KiB, and
+	// chronyd fails to save them silently at each stop. Write that much to find out.
+	_, werr := f.Write(make([]byte, writeCheckSize))
+	if werr == nil {
+		werr = f.Sync()
+	}
 	f.Close()
+	if werr != nil {
+		_ = os.Remove(name)
+		if errors.Is(werr, syscall.ENOSPC) || errors.Is(werr, syscall.EDQUOT) {
+			return fmt.Errorf("%s=%s has no space left for %d bytes: %w; chronyd could not save its drift file (and NTS keys) there: "+
+				"free space on that volume or make it larger", env, dir, writeCheckSize, syscall.ENOSPC)
+		}
+		return fmt.Errorf("%s=%s: write check file: %w", env, dir, werr)
+	}
 	if err := os.Remove(name); err != nil {
 		return fmt.Errorf("%s=%s: remove write check file: %w", env, dir, err)
 	}
