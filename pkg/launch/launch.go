@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"os/user"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/chris-short/chrony/pkg/chronyconf"
@@ -63,6 +65,11 @@ func Run(ctx context.Context, s *config.Settings, log *zap.Logger, hooks Hooks) 
 	if err != nil {
 		return 1, err
 	}
+	if !mounted {
+		if err := checkPortsFree(s); err != nil {
+			return 1, err
+		}
+	}
 	if err := os.WriteFile(s.RenderedConf(), conf, 0o644); err != nil {
 		return 1, fmt.Errorf("write %s in RUN_DIR=%s: %w", s.RenderedConf(), s.RunDir, err)
 	}
@@ -114,6 +121,32 @@ func Run(ctx context.Context, s *config.Settings, log *zap.Logger, hooks Hooks) 
 			return nil
 		},
 	})
+}
+
+// checkPortsFree fails when another process already holds the NTP port (or the NTS-KE port)
+// that the rendered file serves on. chronyd 4.3 only logs "Could not open NTP socket" and runs
+// on as a client, so the container would look healthy while serving nothing: typical with
+// hostNetwork on a node whose own chronyd or ntpd still runs. A port this process may not bind
+// (below ip_unprivileged_port_start without CAP_NET_BIND_SERVICE) is chronyd's business, not
+// a conflict. With a mounted file the entrypoint does not know the ports, so it checks nothing.
+func checkPortsFree(s *config.Settings) error {
+	if s.AllowAll || len(s.Allow) > 0 {
+		pc, err := net.ListenPacket("udp", ":"+strconv.Itoa(s.NTPPort))
+		if err == nil {
+			pc.Close()
+		} else if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("NTP_PORT=%d: UDP port %d is already in use in this network namespace (with host networking: stop the node's own NTP server, or choose another NTP_PORT); chronyd would start without serving NTP", s.NTPPort, s.NTPPort)
+		}
+	}
+	if s.NTSServerCert != "" {
+		ln, err := net.Listen("tcp", ":"+strconv.Itoa(s.NTSPort))
+		if err == nil {
+			ln.Close()
+		} else if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("NTS_PORT=%d: TCP port %d is already in use in this network namespace; chronyd would start without serving NTS-KE", s.NTSPort, s.NTSPort)
+		}
+	}
+	return nil
 }
 
 // ChronydArgs is chronyd's argv for plan: foreground, allowed to start unprivileged, as the

@@ -1,8 +1,11 @@
 package faults
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -78,8 +81,8 @@ func TestCrashAtStart(t *testing.T) {
 		// Parses (so the -p check passes) but the device does not exist at start.
 		{"refclock on a missing PHC device", "refclock PHC /dev/ptp-missing-for-test\n", "Could not open PHC"},
 		// Not here, because chronyd 4.3 logs them and keeps running: a missing NTS server key
-		// ("Could not ..." then no NTS-KE) and an NTP port taken by another socket ("Could not
-		// open NTP socket", then client only). See the package report.
+		// (the entrypoint checks the pair before start: test/security) and an NTP port taken by
+		// another socket ("Could not open NTP socket", then client only: TestNTPPortInUse).
 	}
 	up := chronytest.StartUpstream(t)
 	for _, tt := range tests {
@@ -101,4 +104,28 @@ func TestCrashAtStart(t *testing.T) {
 			restartWorks(t, c)
 		})
 	}
+}
+
+// TestNTPPortInUse: chronyd 4.3 only logs "Could not open NTP socket" when its port is taken and
+// runs on as a client, which would look healthy while serving nothing. The entrypoint refuses to
+// start instead, with one error line naming NTP_PORT, and never starts chronyd.
+func TestNTPPortInUse(t *testing.T) {
+	t.Parallel()
+	up := chronytest.StartUpstream(t)
+	c := entrypointtest.NewContainer(t, up.SourceEntry())
+	holder, err := net.ListenPacket("udp", ":"+strconv.Itoa(c.NTPPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	p := entrypointtest.Start(t, bin, c.Env)
+	if code := p.Wait(t, 10*time.Second); code != 1 {
+		t.Fatalf("exit %d with NTP_PORT taken, want 1\n%s", code, p.Logs)
+	}
+	exactlyOneError(t, p.Logs.String(), fmt.Sprintf("NTP_PORT=%d: UDP port %d is already in use", c.NTPPort, c.NTPPort))
+	if strings.Contains(p.Logs.String(), "starting chronyd") {
+		t.Errorf("chronyd was started although its port was taken:\n%s", p.Logs)
+	}
+	holder.Close()
+	restartWorks(t, c)
 }
