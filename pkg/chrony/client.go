@@ -85,10 +85,18 @@ func Dial(ctx context.Context, socketPath, clientDir string) (*Client, error) {
 	}, nil
 }
 
-// Close closes the connection and removes the client socket and its directory.
+// Close closes the connection and removes the client socket and its directory: two unlinks
+// where RemoveAll would first try the directory, then list it (a probe runs every few seconds).
 func (c *Client) Close() error {
 	err := c.conn.Close()
-	if rerr := os.RemoveAll(c.dir); rerr != nil && err == nil {
+	rerr := os.Remove(filepath.Join(c.dir, "s"))
+	if rerr == nil {
+		rerr = os.Remove(c.dir)
+	}
+	if rerr != nil {
+		rerr = os.RemoveAll(c.dir)
+	}
+	if rerr != nil && err == nil {
 		err = rerr
 	}
 	if err != nil {

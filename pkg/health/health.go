@@ -93,16 +93,9 @@ func Ready(ctx context.Context, c Communicator, th Thresholds) Result {
 		return Result{OK: true, Reason: fmt.Sprintf("serving the local clock (allowed): stratum %d, reference %s, root distance %s", tr.Stratum, chrony.RefIDName(tr.RefID), seconds(dist))}
 	}
 
-	srcs, err := chrony.Sources(ctx, c)
+	sel, srcs, err := selectedSource(ctx, c)
 	if err != nil {
 		return Result{Reason: "cannot list sources: " + oneLine(err), Err: err}
-	}
-	var sel *fbchrony.SourceData
-	for i := range srcs {
-		if srcs[i].State == fbchrony.SourceStateSync {
-			sel = &srcs[i]
-			break
-		}
 	}
 	switch {
 	case sel == nil:
@@ -115,6 +108,28 @@ func Ready(ctx context.Context, c Communicator, th Thresholds) Result {
 	}
 	return Result{OK: true, Reason: fmt.Sprintf("synchronised: stratum %d, source %s, offset %s, root distance %s",
 		tr.Stratum, chrony.SourceName(sel), signed(tr.CurrentCorrection), seconds(dist))}
+}
+
+// selectedSource asks for sources in chronyd's order and stops at the selected one (state
+// sync): a probe runs every few seconds, and a synchronised chronyd then costs one request
+// fewer per source listed after it. With none selected, srcs holds every source, to say why.
+func selectedSource(ctx context.Context, c Communicator) (sel *fbchrony.SourceData, srcs []fbchrony.SourceData, err error) {
+	n, err := chrony.NSources(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	srcs = make([]fbchrony.SourceData, 0, n)
+	for i := range n {
+		s, err := chrony.SourceData(ctx, c, i)
+		if err != nil {
+			return nil, nil, err
+		}
+		if s.State == fbchrony.SourceStateSync {
+			return s, nil, nil
+		}
+		srcs = append(srcs, *s)
+	}
+	return nil, srcs, nil
 }
 
 // describeSources says in a few words what each source is doing (at most 4 listed).

@@ -128,3 +128,37 @@ func compareGolden(t *testing.T, name, got string) {
 		t.Errorf("%s differs (run with -update after checking):\n--- want\n%s--- got\n%s", path, want, got)
 	}
 }
+
+// TestReadyRequests: Ready asks for source lines only up to the selected one, and for every
+// line when none is selected (its reason lists them).
+func TestReadyRequests(t *testing.T) {
+	up7 := chronyfake.IPv4(127, 0, 0, 7)
+	tests := []struct {
+		name           string
+		sources        []fbchrony.ReplySourceData
+		wantOK         bool
+		wantSourceData int
+	}{
+		{"selected first of three", []fbchrony.ReplySourceData{source(up5, fbchrony.SourceStateSync, 0377),
+			source(up6, fbchrony.SourceStateCandidate, 0377), source(up7, fbchrony.SourceStateCandidate, 0377)}, true, 1},
+		{"selected second of three", []fbchrony.ReplySourceData{source(up6, fbchrony.SourceStateCandidate, 0377),
+			source(up5, fbchrony.SourceStateSync, 0377), source(up7, fbchrony.SourceStateCandidate, 0377)}, true, 2},
+		{"none selected", []fbchrony.ReplySourceData{source(up5, fbchrony.SourceStateCandidate, 0377),
+			source(up6, fbchrony.SourceStateCandidate, 0377), source(up7, fbchrony.SourceStateFalseTicker, 0377)}, false, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &chronyfake.Fake{Tracking: syncedTracking(), Sources: tt.sources}
+			r := Ready(context.Background(), f, Thresholds{})
+			if r.OK != tt.wantOK {
+				t.Errorf("OK = %v, want %v (%s)", r.OK, tt.wantOK, r.Reason)
+			}
+			if got := f.Calls("sourcedata"); got != tt.wantSourceData {
+				t.Errorf("%d sourcedata requests, want %d", got, tt.wantSourceData)
+			}
+			if got := f.Calls("tracking") + f.Calls("sources"); got != 2 {
+				t.Errorf("%d tracking+sources requests, want 2", got)
+			}
+		})
+	}
+}

@@ -139,18 +139,26 @@ func TestCollector(t *testing.T) {
 		// wantCalls: requests per kind in one scrape.
 		wantCalls map[string]int
 		wantWarns int
+		// wantDials, wantCloses: in three scrapes. A connection is kept while scrapes succeed
+		// and dropped after one fails.
+		wantDials, wantCloses int
 	}{
 		{name: "chrony 4.3 equals chrony_exporter's sample", golden: "chrony_exporter-sample.prom", fake: fake43(), wantUp: 1,
-			wantCalls: map[string]int{"tracking": 1, "sources": 1, "sourcedata": 1, "ntpdata": 1, "sourcestats": 1, "serverstats": 1}},
+			wantCalls: map[string]int{"tracking": 1, "sources": 1, "sourcedata": 1, "ntpdata": 1, "sourcestats": 1, "serverstats": 1},
+			wantDials: 1},
 		{name: "chrony 4.6 shapes", golden: "chrony-4.6.prom", fake: fake46(), wantUp: 1,
-			wantCalls: map[string]int{"tracking": 1, "sources": 1, "sourcedata": 4, "ntpdata": 2, "sourcestats": 4, "serverstats": 1}},
+			wantCalls: map[string]int{"tracking": 1, "sources": 1, "sourcedata": 4, "ntpdata": 2, "sourcestats": 4, "serverstats": 1},
+			wantDials: 1},
 		{name: "serverstats refused", golden: "serverstats-fail.prom", fake: fake43(), wantUp: 0, wantWarns: 1,
 			fail:      map[string]error{"serverstats": errors.New("got status UNAUTH (2)")},
-			wantCalls: map[string]int{"tracking": 1, "sources": 1, "sourcedata": 1, "ntpdata": 1, "sourcestats": 1, "serverstats": 1}},
+			wantCalls: map[string]int{"tracking": 1, "sources": 1, "sourcedata": 1, "ntpdata": 1, "sourcestats": 1, "serverstats": 1},
+			wantDials: 3, wantCloses: 3},
 		{name: "sources count fails", golden: "sources-fail.prom", fake: fake43(), wantUp: 0, wantWarns: 2,
 			fail:      map[string]error{"sources": os.ErrDeadlineExceeded},
-			wantCalls: map[string]int{"tracking": 1, "sources": 2, "serverstats": 1}},
-		{name: "chronyd unreachable", golden: "dial-fail.prom", dialErr: errors.New("connect: no such file or directory"), wantUp: 0, wantWarns: 1},
+			wantCalls: map[string]int{"tracking": 1, "sources": 2, "serverstats": 1},
+			wantDials: 3, wantCloses: 3},
+		{name: "chronyd unreachable", golden: "dial-fail.prom", dialErr: errors.New("connect: no such file or directory"), wantUp: 0, wantWarns: 1,
+			wantDials: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -185,9 +193,9 @@ func TestCollector(t *testing.T) {
 			})); up != tt.wantUp {
 				t.Errorf("chrony_up = %v, want %v", up, tt.wantUp)
 			}
-			// Three scrapes ran (exposition, compare, up): each dials once and closes.
-			if d.dials != 3 || (tt.dialErr == nil && d.closes != 3) {
-				t.Errorf("dials %d closes %d, want 3 each", d.dials, d.closes)
+			// Three scrapes ran (exposition, compare, up).
+			if d.dials != tt.wantDials || d.closes != tt.wantCloses {
+				t.Errorf("dials %d closes %d, want %d and %d", d.dials, d.closes, tt.wantDials, tt.wantCloses)
 			}
 			if tt.fake != nil {
 				for kind, n := range tt.wantCalls {

@@ -1,6 +1,9 @@
 package metrics
 
 import (
+	"os"
+	"os/exec"
+	"syscall"
 	"testing"
 	"time"
 
@@ -104,4 +107,84 @@ next:
 		}
 	}
 	return -1
+}
+
+// TestRealChronydKeptConnection: scrapes of a real chronyd share one client socket; when
+// chronyd restarts on the same socket path the next scrape reconnects and still reports
+// chrony_up 1; Close removes the client socket.
+func TestRealChronydKeptConnection(t *testing.T) {
+	cl := chronytest.Start(t, chronytest.Options{})
+	clientDir := chronytest.ShortTempDir(t)
+	c := New(Options{Dial: DialSocket(cl.Socket, clientDir), Timeout: 2 * time.Second, Logger: zaptest.NewLogger(t)})
+	defer c.Close()
+	entries := func() int {
+		t.Helper()
+		es, err := os.ReadDir(clientDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(es)
+	}
+	steps := []struct {
+		name        string
+		before      func()
+		wantEntries int
+	}{
+		{"first scrape", func() {}, 1},
+		{"second scrape", func() {}, 1},
+		{"after chronyd restarted", func() { restart(t, cl) }, 1},
+		{"third scrape", func() {}, 1},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			st.before()
+			if up := upValue(t, c); up != 1 {
+				t.Errorf("chrony_up = %v, want 1", up)
+			}
+			if n := entries(); n != st.wantEntries {
+				t.Errorf("%d client socket directories, want %d", n, st.wantEntries)
+			}
+		})
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := entries(); n != 0 {
+		t.Errorf("after Close: %d client socket directories left", n)
+	}
+}
+
+// restart stops in and runs chronyd again (-x, as chronytest does) with its configuration, so
+// the command socket is a new one at the same path. The new chronyd is stopped at cleanup.
+func restart(t *testing.T, in *chronytest.Instance) {
+	t.Helper()
+	in.Stop()
+	cmd := exec.Command(chronytest.Chronyd(t), "-x", "-d", "-U", "-u", chronytest.CurrentUser(t), "-f", in.Conf)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("restart chronyd: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(in.Socket); err == nil {
+			return
+		}
+		select {
+		case <-done:
+			t.Fatal("restarted chronyd exited before opening its socket")
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("restarted chronyd did not open %s within 10s", in.Socket)
+		}
+	}
 }

@@ -1,0 +1,182 @@
+// Command driver measures for bench/probes-and-metrics.sh what the shell cannot measure
+// finely: it runs and times other programs, never stands in for one. The figures are the
+// real entrypoint's, built as the Dockerfile builds it.
+//
+//	driver execbench N CMD ARGS...   median wall and user+sys CPU per exec of CMD ("wall_us cpu_us")
+//	driver scrapebench N URL PID     median latency and CPU per scrape of PID, its RSS after
+//	                                 ("latency_us cpu_us rss_kib")
+//	driver freeport udp|tcp          a free 127.0.0.1 port
+//	driver as UID GID CMD ARGS...    exec CMD as UID:GID with no supplementary groups
+//
+// execbench runs CMD as the uid and gid in BENCH_UID and BENCH_GID when set, without an extra
+// exec in between (setpriv would add its own exec to each figure).
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 3 {
+		fail("usage: driver execbench|scrapebench|freeport|as ...")
+	}
+	switch os.Args[1] {
+	case "execbench":
+		execBench(atoi(os.Args[2]), os.Args[3:])
+	case "scrapebench":
+		scrapeBench(atoi(os.Args[2]), os.Args[3], atoi(os.Args[4]))
+	case "freeport":
+		freePort(os.Args[2])
+	case "as":
+		runAs(atoi(os.Args[2]), atoi(os.Args[3]), os.Args[4:])
+	default:
+		fail("unknown command " + os.Args[1])
+	}
+}
+
+func fail(msg string) { fmt.Fprintln(os.Stderr, "driver:", msg); os.Exit(2) }
+
+func atoi(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		fail(fmt.Sprintf("not a number: %q", s))
+	}
+	return n
+}
+
+func median(xs []time.Duration) time.Duration {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// credential is BENCH_UID:BENCH_GID, or nil to run as ourselves.
+func credential() *syscall.Credential {
+	u, g := os.Getenv("BENCH_UID"), os.Getenv("BENCH_GID")
+	if u == "" {
+		return nil
+	}
+	return &syscall.Credential{Uid: uint32(atoi(u)), Gid: uint32(atoi(g)), NoSetGroups: false}
+}
+
+// execBench prints median wall and CPU (the child's rusage) over n execs, failing on any
+// non-zero exit: a benchmark of a failing probe would measure the wrong path.
+func execBench(n int, argv []string) {
+	walls, cpus := make([]time.Duration, 0, n), make([]time.Duration, 0, n)
+	cred := credential()
+	for range n {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+		if cred != nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		}
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			fail(fmt.Sprintf("%v: %v", argv, err))
+		}
+		walls = append(walls, time.Since(start))
+		cpus = append(cpus, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
+	}
+	fmt.Printf("%d %d\n", median(walls).Microseconds(), median(cpus).Microseconds())
+}
+
+// procCPU is utime+stime of pid's own threads from /proc (clock ticks of 10 ms; children
+// such as chronyd are not counted).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		fail(err.Error())
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	u, _ := strconv.Atoi(f[11])
+	s, _ := strconv.Atoi(f[12])
+	return time.Duration(u+s) * 10 * time.Millisecond
+}
+
+func procRSSKiB(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		fail(err.Error())
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			return atoi(strings.Fields(l)[1])
+		}
+	}
+	fail("no VmRSS for pid " + strconv.Itoa(pid))
+	return 0
+}
+
+// scrapeBench scrapes url n times in sequence, failing unless every scrape says chrony_up 1.
+func scrapeBench(n int, url string, pid int) {
+	client := &http.Client{Timeout: 5 * time.Second}
+	lat := make([]time.Duration, 0, n)
+	cpu0 := procCPU(pid)
+	for range n {
+		start := time.Now()
+		resp, err := client.Get(url)
+		if err != nil {
+			fail(err.Error())
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		lat = append(lat, time.Since(start))
+		if resp.StatusCode != 200 || !strings.Contains(string(body), "\nchrony_up 1\n") {
+			fail(fmt.Sprintf("scrape %s: %d, chrony_up not 1", url, resp.StatusCode))
+		}
+	}
+	cpu := (procCPU(pid) - cpu0) / time.Duration(n)
+	fmt.Printf("%d %d %d\n", median(lat).Microseconds(), cpu.Microseconds(), procRSSKiB(pid))
+}
+
+func freePort(proto string) {
+	switch proto {
+	case "udp":
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			fail(err.Error())
+		}
+		defer c.Close()
+		fmt.Println(c.LocalAddr().(*net.UDPAddr).Port)
+	case "tcp":
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			fail(err.Error())
+		}
+		defer l.Close()
+		fmt.Println(l.Addr().(*net.TCPAddr).Port)
+	default:
+		fail("freeport udp|tcp")
+	}
+}
+
+// runAs becomes uid:gid (every thread: Go applies set*id process-wide) and execs argv, so the
+// caller's $! is the measured process itself.
+func runAs(uid, gid int, argv []string) {
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		fail(err.Error())
+	}
+	if err := syscall.Setgroups(nil); err != nil {
+		fail("setgroups: " + err.Error())
+	}
+	if err := syscall.Setgid(gid); err != nil {
+		fail("setgid: " + err.Error())
+	}
+	if err := syscall.Setuid(uid); err != nil {
+		fail("setuid: " + err.Error())
+	}
+	if err := syscall.Exec(path, argv, os.Environ()); err != nil {
+		fail(fmt.Sprintf("exec %s: %v", path, err))
+	}
+}
