@@ -31,7 +31,7 @@ cleanup() {
 trap cleanup EXIT
 
 # Exactly the Dockerfile's build (its version ldflags only add two strings).
-CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=bench -X main.revision=bench" \
+CGO_ENABLED=0 go build -trimpath -tags urfave_cli_no_docs -ldflags "-s -w -X main.version=bench -X main.revision=bench" \
 	-o "$work/entrypoint" ./cmd/entrypoint
 go build -o "$work/driver" ./bench/driver
 entry=$work/entrypoint

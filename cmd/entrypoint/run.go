@@ -95,12 +95,14 @@ func (w *webServer) start(ctx context.Context, pid int) error {
 	})
 	ln, err := net.Listen("tcp", w.s.HTTPAddr)
 	if err != nil {
+		_ = collector.Close()
 		return fmt.Errorf("listen on HTTP_ADDR=%s: %w", w.s.HTTPAddr, err)
 	}
 	w.log.Info("serving /healthz, /readyz and /metrics", zap.String("addr", ln.Addr().String()))
 	w.done = make(chan struct{})
 	go func() {
 		defer close(w.done)
+		defer func() { _ = collector.Close() }()
 		if err := httpapi.Serve(ctx, srv, ln, httpShutdownTimeout); err != nil {
 			w.log.Error("HTTP server failed", zap.Error(err))
 		}
