@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chris-short/chrony/internal/chronytest"
+	"github.com/chris-short/chrony/internal/entrypointtest"
 )
 
 // Start-up cost, side by side with what a user would otherwise run: chronyd started bare with
@@ -27,22 +28,19 @@ func BenchmarkStartupEntrypoint(b *testing.B) {
 	var rssKB int
 	var total time.Duration
 	for i := 0; i < b.N; i++ {
-		c := newContainer(b, up)
-		cmd := exec.Command(bin)
-		cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, c.env...)
+		c := entrypointtest.NewContainer(b, up.SourceEntry())
 		start := time.Now()
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
-		waitForSocket(b, filepath.Join(c.run, "chronyd", "chronyd.sock"), start)
+		p := entrypointtest.Start(b, bin, c.Env)
+		waitForSocket(b, filepath.Join(c.Run, "chronyd", "chronyd.sock"), start)
 		total += time.Since(start)
 		if i == b.N-1 {
 			// Let it synchronise and answer a scrape before reading its memory.
-			waitReady(b, c)
-			rssKB = vmRSS(b, cmd.Process.Pid)
+			entrypointtest.WaitProbe(b, bin, p, c.Env, "ready", 0, 20*time.Second)
+			httpGet(b, "http://"+c.HTTPAddr+"/metrics")
+			rssKB = vmRSS(b, p.Cmd.Process.Pid)
 		}
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
+		_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+		p.Wait(b, 10*time.Second)
 	}
 	reportStartup(b, total)
 	b.ReportMetric(float64(rssKB)/1024, "MB-rss-supervising")
@@ -59,10 +57,10 @@ func BenchmarkStartupBareChronyd(b *testing.B) {
 	var total time.Duration
 	for i := 0; i < b.N; i++ {
 		dir := chronytest.ShortTempDir(b)
-		must(b, os.Chmod(dir, 0o750))
+		entrypointtest.Must(b, os.Chmod(dir, 0o750))
 		conf := filepath.Join(dir, "chrony.conf")
 		sock := filepath.Join(dir, "chronyd.sock")
-		must(b, os.WriteFile(conf, []byte(strings.Join([]string{
+		entrypointtest.Must(b, os.WriteFile(conf, []byte(strings.Join([]string{
 			fmt.Sprintf("server 127.0.0.1 port %d iburst minpoll -2 maxpoll 0", up.Port),
 			"driftfile " + filepath.Join(dir, "drift"),
 			"makestep 1 3", "local stratum 10",
@@ -94,18 +92,6 @@ func waitForSocket(b *testing.B, path string, start time.Time) {
 		}
 		time.Sleep(200 * time.Microsecond)
 	}
-}
-
-func waitReady(b *testing.B, c *container) {
-	b.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for runBin(b, c.env, "probe", "ready").code != 0 {
-		if time.Now().After(deadline) {
-			b.Fatal("not ready within 20 s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	httpGet(b, "http://"+c.httpAddr+"/metrics")
 }
 
 func vmRSS(b *testing.B, pid int) int {

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,6 +66,21 @@ func Build() (bin string, cleanup func(), err error) {
 	return bin, cleanup, nil
 }
 
+// Main is the TestMain of a black-box test package: it parses the flags, builds the
+// entrypoint into *bin, runs the tests, removes the build and exits with the tests' code.
+func Main(m *testing.M, bin *string) {
+	flag.Parse()
+	b, cleanup, err := Build()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*bin = b
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
+
 // Result is one finished run of the binary.
 type Result struct {
 	Code           int
@@ -70,13 +88,26 @@ type Result struct {
 }
 
 // Run runs bin with exactly env (plus Path) and a 30 s deadline, and returns its exit code
-// and output.
+// and output. The test fails when bin cannot be run at all.
 func Run(t testing.TB, bin string, env []string, args ...string) Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	r, err := TryRun(bin, runTimeout, env, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TryRun is Run with the deadline given, for goroutines other than the test's (which may not
+// call t.Fatal) and for deadlines that are themselves what a test checks: it returns the error
+// instead. A run killed at the deadline is a Result with Code -1, not an error. WaitDelay
+// bounds the wait for output pipes a leftover child could hold open.
+func TryRun(bin string, timeout time.Duration, env []string, args ...string) (Result, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append([]string{Path}, env...)
+	cmd.WaitDelay = time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -84,11 +115,11 @@ func Run(t testing.TB, bin string, env []string, args ...string) Result {
 	if err != nil {
 		ee, ok := err.(*exec.ExitError)
 		if !ok {
-			t.Fatalf("run %s %v: %v", bin, args, err)
+			return Result{}, fmt.Errorf("run %s %v: %w", bin, args, err)
 		}
 		code = ee.ExitCode()
 	}
-	return Result{Code: code, Stdout: stdout.String(), Stderr: stderr.String()}
+	return Result{Code: code, Stdout: stdout.String(), Stderr: stderr.String()}, nil
 }
 
 // Container is a directory layout like the image's, under one short directory (Unix socket
@@ -165,6 +196,18 @@ func (c *Container) Set(t testing.TB, kvs ...string) {
 	}
 }
 
+// Unset removes NAME entries from c.Env, for a container that must not have them at all (an
+// empty value is not the same as unset). CLOCK_CONTROL cannot be removed: its default is auto.
+func (c *Container) Unset(t testing.TB, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		if name == "CLOCK_CONTROL" {
+			t.Fatalf("Unset(%q): CLOCK_CONTROL stays off in tests", name)
+		}
+		c.Env = slices.DeleteFunc(c.Env, func(e string) bool { return strings.HasPrefix(e, name+"=") })
+	}
+}
+
 // Sources joins chronytest instances into an NTP_SERVERS value with fast polling.
 func Sources(ups ...*chronytest.Instance) string {
 	entries := make([]string, len(ups))
@@ -216,6 +259,17 @@ func Start(t testing.TB, bin string, env []string, args ...string) *Proc {
 // Done is closed when the process has exited.
 func (p *Proc) Done() <-chan struct{} { return p.done }
 
+// Err is what waiting for the process returned once it has exited: nil only for exit 0 with
+// its output pipes closed in time (a surviving child holding them is an error too).
+func (p *Proc) Err() error {
+	select {
+	case <-p.done:
+		return p.err
+	default:
+		return errors.New("entrypoint still running")
+	}
+}
+
 // Wait waits at most within for the process to exit and returns its exit code (-1 when a
 // signal killed it); the test fails when it is still running.
 func (p *Proc) Wait(t testing.TB, within time.Duration) int {
@@ -246,6 +300,25 @@ func WaitProbe(t testing.TB, bin string, p *Proc, env []string, name string, wan
 			t.Fatalf("entrypoint exited while waiting for probe %s to exit %d: %v\n%s", name, want, p.err, p.Logs)
 		case <-time.After(200 * time.Millisecond):
 		}
+	}
+}
+
+// Golden compares got with testdata/name of the test's package, or writes that file (and its
+// directory) when update is set: each package passes its own -update flag.
+func Golden(t testing.TB, update bool, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if update {
+		Must(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		Must(t, os.WriteFile(path, []byte(got), 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden file (rerun the test with -update to write it): %v", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
 	}
 }
 

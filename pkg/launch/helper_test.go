@@ -8,12 +8,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chris-short/chrony/internal/chronytest"
+	"github.com/chris-short/chrony/internal/entrypointtest"
 	"github.com/chris-short/chrony/pkg/config"
 	"go.uber.org/zap"
 )
@@ -113,7 +113,7 @@ func helperBinary(t *testing.T) string {
 // helper is one running launcher.
 type helper struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *entrypointtest.SyncBuffer
 	done   chan struct{}
 	code   int
 }
@@ -122,7 +122,7 @@ type helper struct {
 func startHelper(t *testing.T, bin string, e *env, setpriv []string, vars ...string) *helper {
 	t.Helper()
 	args := append(append([]string{}, setpriv...), bin, "-test.run=^$")
-	h := &helper{cmd: exec.Command("setpriv", args...), stderr: &syncBuffer{}, done: make(chan struct{})}
+	h := &helper{cmd: exec.Command("setpriv", args...), stderr: &entrypointtest.SyncBuffer{}, done: make(chan struct{})}
 	h.cmd.Env = append(append([]string{}, e.vars...), vars...)
 	h.cmd.Stdout = h.stderr
 	h.cmd.Stderr = h.stderr
@@ -184,22 +184,4 @@ func (h *helper) wait(t *testing.T, d time.Duration) int {
 		t.Fatalf("launcher still running after %v:\n%s", d, h.stderr)
 		return 0
 	}
-}
-
-// syncBuffer collects the launcher's output while tests read it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

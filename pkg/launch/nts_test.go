@@ -1,13 +1,6 @@
 package launch
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,26 +8,15 @@ import (
 	"time"
 
 	"github.com/chris-short/chrony/internal/testbin"
+	"github.com/chris-short/chrony/internal/testcert"
 )
 
-// writePair writes a self-signed certificate and its key as PEM files readable by anyone.
-func writePair(t *testing.T, certPath, keyPath string) {
+// writePair writes a server certificate for localhost and its key into dir, both readable by
+// anyone, and returns their paths.
+func writePair(t *testing.T, dir string) (cert, key string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	must(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		DNSNames:     []string{"localhost"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	must(t, err)
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	must(t, err)
-	must(t, os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
-	must(t, os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o644))
+	p := testcert.Write(t, dir, []string{"localhost"}, nil, -1, -1, 0o644)
+	return p.Cert, p.Key
 }
 
 // TestNTSKeyPairCheckedBeforeStart: chronyd given an unusable NTS certificate or key logs it
@@ -52,8 +34,8 @@ func TestNTSKeyPairCheckedBeforeStart(t *testing.T) {
 		{"certificate mode 000", func(t *testing.T, cert, key, other string) { must(t, os.Chmod(cert, 0)) }, "NTS_SERVER_CERT "},
 		{"key mode 000", func(t *testing.T, cert, key, other string) { must(t, os.Chmod(key, 0)) }, "NTS_SERVER_KEY "},
 		{"key of another certificate", func(t *testing.T, cert, key, other string) {
-			writePair(t, filepath.Join(other, "c.pem"), filepath.Join(other, "k.pem"))
-			must(t, os.Rename(filepath.Join(other, "k.pem"), key))
+			_, otherKey := writePair(t, other)
+			must(t, os.Rename(otherKey, key))
 		}, "not a usable certificate and matching key"},
 		{"key is a certificate", func(t *testing.T, cert, key, other string) {
 			b, err := os.ReadFile(cert)
@@ -66,8 +48,7 @@ func TestNTSKeyPairCheckedBeforeStart(t *testing.T) {
 			e := newEnv(t, capreport)
 			tls := filepath.Join(e.base, "tls")
 			must(t, os.Mkdir(tls, 0o755))
-			cert, key := filepath.Join(tls, "cert.pem"), filepath.Join(tls, "key.pem")
-			writePair(t, cert, key)
+			cert, key := writePair(t, tls)
 			tt.setup(t, cert, key, t.TempDir())
 			report := filepath.Join(e.out, "report.json")
 			h := startHelper(t, helperBinary(t), e, []string{"--bounding-set=-all,+setuid,+setgid"},

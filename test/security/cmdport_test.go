@@ -14,6 +14,7 @@ import (
 	fbchrony "github.com/facebook/time/ntp/chrony"
 
 	"github.com/chris-short/chrony/internal/chronytest"
+	"github.com/chris-short/chrony/internal/entrypointtest"
 )
 
 // socketInodes is the set of socket inodes pid holds open (from /proc/<pid>/fd).
@@ -21,7 +22,7 @@ func socketInodes(t *testing.T, pid int) map[string]bool {
 	t.Helper()
 	dir := fmt.Sprintf("/proc/%d/fd", pid)
 	ents, err := os.ReadDir(dir)
-	must(t, err)
+	entrypointtest.Must(t, err)
 	inodes := map[string]bool{}
 	for _, e := range ents {
 		target, err := os.Readlink(filepath.Join(dir, e.Name()))
@@ -42,7 +43,7 @@ func listening(t *testing.T, pid int, table string) []int {
 	t.Helper()
 	inodes := socketInodes(t, pid)
 	f, err := os.Open("/proc/net/" + table)
-	must(t, err)
+	entrypointtest.Must(t, err)
 	defer f.Close()
 	var ports []int
 	sc := bufio.NewScanner(f)
@@ -60,10 +61,10 @@ func listening(t *testing.T, pid int, table string) []int {
 		}
 		_, local, _ := strings.Cut(fl[1], ":")
 		p, err := strconv.ParseUint(local, 16, 16)
-		must(t, err)
+		entrypointtest.Must(t, err)
 		ports = append(ports, int(p))
 	}
-	must(t, sc.Err())
+	entrypointtest.Must(t, sc.Err())
 	return ports
 }
 
@@ -72,9 +73,9 @@ func listening(t *testing.T, pid int, table string) []int {
 func askUDP(t *testing.T, port int) (bool, error) {
 	t.Helper()
 	conn, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", port))
-	must(t, err)
+	entrypointtest.Must(t, err)
 	defer conn.Close()
-	must(t, conn.SetDeadline(time.Now().Add(time.Second)))
+	entrypointtest.Must(t, conn.SetDeadline(time.Now().Add(time.Second)))
 	client := fbchrony.Client{Connection: conn}
 	_, err = client.Communicate(fbchrony.NewTrackingPacket())
 	return err == nil, err
@@ -95,13 +96,13 @@ func TestCommandProtocolOnlyOnUnixSocket(t *testing.T) {
 		pid := c.chronydPID(t)
 		for _, table := range []string{"udp", "udp6"} {
 			for _, p := range listening(t, pid, table) {
-				if p != c.ntpPort {
-					t.Errorf("chronyd listens on %s port %d; only NTP_PORT=%d is expected", table, p, c.ntpPort)
+				if p != c.NTPPort {
+					t.Errorf("chronyd listens on %s port %d; only NTP_PORT=%d is expected", table, p, c.NTPPort)
 				}
 			}
 		}
-		if got := listening(t, pid, "udp"); len(got) != 1 || got[0] != c.ntpPort {
-			t.Errorf("chronyd's listening UDP (IPv4) ports = %v, want [%d]", got, c.ntpPort)
+		if got := listening(t, pid, "udp"); len(got) != 1 || got[0] != c.NTPPort {
+			t.Errorf("chronyd's listening UDP (IPv4) ports = %v, want [%d]", got, c.NTPPort)
 		}
 		for _, table := range []string{"tcp", "tcp6"} {
 			if got := listening(t, pid, table); len(got) > 0 {
@@ -119,15 +120,9 @@ func TestCommandProtocolOnlyOnUnixSocket(t *testing.T) {
 		c := newContainer(t, nil)
 		cmdPort := chronytest.FreeUDPPort(t)
 		conf := fmt.Sprintf("server 127.0.0.1 port %d iburst minpoll -2 maxpoll 0\nport %d\nallow 127.0.0.1\ncmdport %d\nbindcmdaddress 127.0.0.1\ndriftfile %s/drift\n",
-			up.Port, c.ntpPort, cmdPort, c.state)
-		must(t, os.WriteFile(filepath.Join(c.base, "chrony.conf"), []byte(conf), 0o644))
-		var env []string
-		for _, kv := range c.env {
-			if !strings.HasPrefix(kv, "NTP_PORT=") && !strings.HasPrefix(kv, "ALLOW=") {
-				env = append(env, kv)
-			}
-		}
-		c.env = env
+			up.Port, c.NTPPort, cmdPort, c.State)
+		entrypointtest.Must(t, os.WriteFile(c.Conf, []byte(conf), 0o644))
+		c.Unset(t, "NTP_PORT", "ALLOW")
 		c.start(t)
 		c.waitProbe(t, "live", 15*time.Second)
 		got := listening(t, c.chronydPID(t), "udp")

@@ -14,6 +14,7 @@ import (
 	"github.com/facebook/time/ntp/protocol"
 
 	"github.com/chris-short/chrony/internal/chronytest"
+	"github.com/chris-short/chrony/internal/entrypointtest"
 )
 
 // Flood bounds: this many client requests from one address, sent within floodTime at most.
@@ -35,8 +36,8 @@ func TestNTPFloodIsRateLimited(t *testing.T) {
 	c.waitProbe(t, "ready", 20*time.Second)
 	before := metricValue(c.metrics(t), "chrony_serverstats_ntp_packets_dropped_total")
 
-	conn, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", c.ntpPort))
-	must(t, err)
+	conn, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", c.NTPPort))
+	entrypointtest.Must(t, err)
 	defer conn.Close()
 	var replies atomic.Int64
 	readDone := make(chan struct{})
@@ -67,11 +68,11 @@ func TestNTPFloodIsRateLimited(t *testing.T) {
 		defer wg.Done()
 		for ctx.Err() == nil {
 			t0 := time.Now()
-			r, err := tryBin(probeDeadline, c.env, "probe", "ready")
+			r, err := entrypointtest.TryRun(bin, probeDeadline, c.Env, "probe", "ready")
 			mu.Lock()
 			probes++
-			if err != nil || r.code != 0 || time.Since(t0) > probeDeadline {
-				slow = append(slow, fmt.Sprintf("probe ready: exit %d (%v) after %v: %s%s", r.code, err, time.Since(t0), r.stdout, r.stderr))
+			if err != nil || r.Code != 0 || time.Since(t0) > probeDeadline {
+				slow = append(slow, fmt.Sprintf("probe ready: exit %d (%v) after %v: %s%s", r.Code, err, time.Since(t0), r.Stdout, r.Stderr))
 			}
 			mu.Unlock()
 		}
@@ -80,7 +81,7 @@ func TestNTPFloodIsRateLimited(t *testing.T) {
 		defer wg.Done()
 		for ctx.Err() == nil {
 			t0 := time.Now()
-			_, code, err := get("http://"+c.httpAddr+"/metrics", probeDeadline)
+			_, code, err := get("http://"+c.HTTPAddr+"/metrics", probeDeadline)
 			mu.Lock()
 			scrapes++
 			if err != nil || code != http.StatusOK {
@@ -98,7 +99,7 @@ func TestNTPFloodIsRateLimited(t *testing.T) {
 		sec, frac := protocol.Time(time.Now())
 		req.TxTimeSec, req.TxTimeFrac = sec, frac
 		b, err := req.Bytes()
-		must(t, err)
+		entrypointtest.Must(t, err)
 		if _, err := conn.Write(b); err != nil {
 			// A full socket buffer or an ICMP error: count it as not sent.
 			sent--

@@ -6,8 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/chris-short/chrony/internal/entrypointtest"
+	"github.com/chris-short/chrony/internal/testbin"
 	"github.com/chris-short/chrony/pkg/config"
 	"github.com/chris-short/chrony/pkg/config/configtest"
 )
@@ -109,6 +110,7 @@ func TestHostileEnvironments(t *testing.T) {
 			t.Errorf("%s: accepted by config.Load: %v", h.Name, h.Env)
 		}
 	}
+	capreport := testbin.Build(t, "capreport")
 	dir := t.TempDir()
 	report := filepath.Join(dir, "capreport.json")
 	base := []string{
@@ -121,23 +123,23 @@ func TestHostileEnvironments(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
-			r := runBin(t, 20*time.Second, append(append([]string{}, base...), c.Env...))
-			if r.code != 1 {
-				t.Errorf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+			r := entrypointtest.Run(t, bin, append(append([]string{}, base...), c.Env...))
+			if r.Code != 1 {
+				t.Errorf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
 			}
-			if r.stdout != "" {
-				t.Errorf("stdout not empty: %q", r.stdout)
+			if r.Stdout != "" {
+				t.Errorf("stdout not empty: %q", r.Stdout)
 			}
-			body, ok := strings.CutPrefix(r.stderr, "invalid environment:\n")
+			body, ok := strings.CutPrefix(r.Stderr, "invalid environment:\n")
 			if !ok {
-				t.Fatalf("stderr does not start with \"invalid environment:\":\n%s", r.stderr)
+				t.Fatalf("stderr does not start with \"invalid environment:\":\n%s", r.Stderr)
 			}
 			for _, line := range strings.Split(strings.TrimSpace(body), "\n") {
 				if !namesVariable(line) {
 					t.Errorf("error line names no variable: %q", line)
 				}
 			}
-			golden(t, filepath.Join("hostile", c.Name+".err"), strings.ReplaceAll(r.stderr, dir, "DIR"))
+			entrypointtest.Golden(t, *update, filepath.Join("hostile", c.Name+".err"), strings.ReplaceAll(r.Stderr, dir, "DIR"))
 			if _, err := os.Stat(report); err == nil {
 				t.Fatalf("chronyd (capreport) was started")
 			}

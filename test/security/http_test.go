@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chris-short/chrony/internal/chronytest"
+	"github.com/chris-short/chrony/internal/entrypointtest"
 	"github.com/chris-short/chrony/pkg/httpapi"
 )
 
@@ -23,7 +24,7 @@ func TestHTTPReadOnlyAndBounded(t *testing.T) {
 	c := newContainer(t, up)
 	c.start(t)
 	c.waitProbe(t, "ready", 20*time.Second)
-	base := "http://" + c.httpAddr
+	base := "http://" + c.HTTPAddr
 	client := &http.Client{Timeout: 5 * time.Second}
 	defer client.CloseIdleConnections()
 
@@ -31,7 +32,7 @@ func TestHTTPReadOnlyAndBounded(t *testing.T) {
 		for _, path := range []string{"/healthz", "/readyz", "/metrics", "/", "/debug/pprof/"} {
 			for _, method := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"} {
 				req, err := http.NewRequest(method, base+path, strings.NewReader(""))
-				must(t, err)
+				entrypointtest.Must(t, err)
 				resp, err := client.Do(req)
 				if err != nil {
 					t.Errorf("%s %s: %v", method, path, err)
@@ -67,7 +68,7 @@ func TestHTTPReadOnlyAndBounded(t *testing.T) {
 			{1 << 20, http.StatusRequestHeaderFieldsTooLarge},
 		} {
 			req, err := http.NewRequest("GET", base+"/healthz", nil)
-			must(t, err)
+			entrypointtest.Must(t, err)
 			req.Header.Set("X-Padding", strings.Repeat("a", tt.size))
 			resp, err := client.Do(req)
 			if err != nil {
@@ -82,12 +83,12 @@ func TestHTTPReadOnlyAndBounded(t *testing.T) {
 	})
 
 	t.Run("slow headers are cut off", func(t *testing.T) {
-		conn, err := net.Dial("tcp", c.httpAddr)
-		must(t, err)
+		conn, err := net.Dial("tcp", c.HTTPAddr)
+		entrypointtest.Must(t, err)
 		defer conn.Close()
 		t0 := time.Now()
 		_, err = fmt.Fprintf(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n")
-		must(t, err)
+		entrypointtest.Must(t, err)
 		// Dribble a header line every 250 ms, never ending the block; give up after twice the
 		// server's timeout. The server closing the connection makes a read return at once.
 		closed := make(chan time.Duration, 1)
