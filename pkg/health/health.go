@@ -97,17 +97,40 @@ func Ready(ctx context.Context, c Communicator, th Thresholds) Result {
 	if err != nil {
 		return Result{Reason: "cannot list sources: " + oneLine(err), Err: err}
 	}
-	switch {
-	case sel == nil:
+	if sel == nil {
 		return Result{Reason: fmt.Sprintf("no selected source (stratum %d): %s", tr.Stratum, describeSources(srcs))}
-	case sel.Reachability&0xff == 0:
-		return Result{Reason: fmt.Sprintf("selected source %s is unreachable (reach 000, last sample %ds ago)", chrony.SourceName(sel), sel.SinceSample)}
+	}
+	source := chrony.SourceName(sel)
+	if sel.Reachability&0xff == 0 {
+		// The selected source just went unreachable. chronyd reselects at its next sample from
+		// another source (within one poll); until then the clock is as good as it was, so a
+		// reachable candidate to move to keeps it ready rather than flapping a Service endpoint.
+		all, err := chrony.Sources(ctx, c)
+		if err != nil {
+			return Result{Reason: "cannot list sources: " + oneLine(err), Err: err}
+		}
+		next := reachableCandidate(all)
+		if next == nil {
+			return Result{Reason: fmt.Sprintf("selected source %s is unreachable (reach 000, last sample %ds ago) and no other source is a reachable candidate: %s",
+				source, sel.SinceSample, describeSources(all))}
+		}
+		source = fmt.Sprintf("%s (unreachable; reselecting, candidate %s)", source, chrony.SourceName(next))
 	}
 	if d := seconds(dist); d >= maxDist {
-		return Result{Reason: fmt.Sprintf("stratum %d, source %s: root distance %s over %s", tr.Stratum, chrony.SourceName(sel), d, maxDist)}
+		return Result{Reason: fmt.Sprintf("stratum %d, source %s: root distance %s over %s", tr.Stratum, source, d, maxDist)}
 	}
 	return Result{OK: true, Reason: fmt.Sprintf("synchronised: stratum %d, source %s, offset %s, root distance %s",
-		tr.Stratum, chrony.SourceName(sel), signed(tr.CurrentCorrection), seconds(dist))}
+		tr.Stratum, source, signed(tr.CurrentCorrection), seconds(dist))}
+}
+
+// reachableCandidate is a source chronyd could select next: state candidate and reachable.
+func reachableCandidate(srcs []fbchrony.SourceData) *fbchrony.SourceData {
+	for i := range srcs {
+		if srcs[i].State == fbchrony.SourceStateCandidate && srcs[i].Reachability&0xff != 0 {
+			return &srcs[i]
+		}
+	}
+	return nil
 }
 
 // selectedSource asks for sources in chronyd's order and stops at the selected one (state
