@@ -165,6 +165,10 @@ func TestRunSyncsServesAndStops(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(c.State, "drift")); err != nil {
 		t.Errorf("drift file not written on stop: %v", err)
 	}
+	// Probes and the metrics collector bind client sockets in RUN_DIR; none may outlive them.
+	if left, _ := filepath.Glob(filepath.Join(c.Run, "client-*")); len(left) != 0 {
+		t.Errorf("client sockets left in RUN_DIR after exit: %v", left)
+	}
 	if live := entrypointtest.Run(t, bin, c.Env, "probe", "live"); live.Code != 2 {
 		t.Errorf("probe live with chronyd stopped: exit %d, want 2: %s%s", live.Code, live.Stdout, live.Stderr)
 	}
