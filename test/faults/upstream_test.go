@@ -72,6 +72,9 @@ func TestUpstreamLossAndReturn(t *testing.T) {
 	r = entrypointtest.WaitProbe(t, bin, p, c.Env, "ready", 0, 20*time.Second)
 	waitStratum(t, p, c.NTPPort, 2, 5*time.Second)
 	t.Logf("upstreams up: ready after %v", time.Since(t0).Round(time.Millisecond))
+	waitAllSelectable(t, c, p, ups, 20*time.Second)
+	r = entrypointtest.WaitProbe(t, bin, p, c.Env, "ready", 0, 5*time.Second)
+	t.Logf("all three selectable after %v", time.Since(t0).Round(time.Millisecond))
 
 	// Stop the selected upstream: chronyd must move to another without ever being unready.
 	m := readySource.FindStringSubmatch(r.Stdout)
@@ -151,14 +154,6 @@ func TestFalseticker(t *testing.T) {
 	want := fmt.Sprintf(`chrony_sources_state_info{source_address=%q,source_mode="client",source_name=%q,source_state="falseticker"} 1`, bad.Addr, bad.Addr)
 	// Steady state: the bad one a falseticker, both good ones selected or candidates. Until
 	// the good ones have answered, chronyd may briefly call any of them a falseticker.
-	goodState := func(body, addr string) bool {
-		for _, state := range []string{"sync", "candidate"} {
-			if strings.Contains(body, fmt.Sprintf(`source_name=%q,source_state=%q} 1`, addr, state)) {
-				return true
-			}
-		}
-		return false
-	}
 	deadline := time.Now().Add(20 * time.Second)
 	var body string
 	for {
@@ -178,6 +173,38 @@ func TestFalseticker(t *testing.T) {
 	}
 	if reply := waitStratum(t, p, c.NTPPort, 2, 5*time.Second); reply.ReferenceID>>24 != 127 {
 		t.Errorf("served reference ID %08x, want an upstream's loopback address", reply.ReferenceID)
+	}
+}
+
+// goodState: /metrics shows the source at addr selected or a candidate (selectable).
+func goodState(body, addr string) bool {
+	for _, state := range []string{"sync", "candidate"} {
+		if strings.Contains(body, fmt.Sprintf(`source_name=%q,source_state=%q} 1`, addr, state)) {
+			return true
+		}
+	}
+	return false
+}
+
+// waitAllSelectable waits (bounded) until every upstream is selected or a candidate: only then
+// can chronyd move to another when one goes away. Right after the first sync the others may
+// not have enough samples yet, and losing the selected one then falls back to the local clock.
+func waitAllSelectable(t *testing.T, c *entrypointtest.Container, p *entrypointtest.Proc, ups []*chronytest.Instance, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		body, _ := metrics(c.HTTPAddr)
+		all := true
+		for _, up := range ups {
+			all = all && goodState(body, up.Addr)
+		}
+		if all {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("upstreams not all selectable within %v:\n%s\nlogs:\n%s", within, sourceLines(body), p.Logs)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
