@@ -123,10 +123,12 @@ func Ready(ctx context.Context, c Communicator, th Thresholds) Result {
 		tr.Stratum, source, signed(tr.CurrentCorrection), seconds(dist))}
 }
 
-// reachableCandidate is a source chronyd could select next: state candidate and reachable.
+// reachableCandidate is a source chronyd could select next: reachable, and selectable whether
+// combined (candidate, `+`) or not (outlier, `-`).
 func reachableCandidate(srcs []fbchrony.SourceData) *fbchrony.SourceData {
 	for i := range srcs {
-		if srcs[i].State == fbchrony.SourceStateCandidate && srcs[i].Reachability&0xff != 0 {
+		st := srcs[i].State
+		if (st == fbchrony.SourceStateCandidate || st == fbchrony.SourceStateOutlier) && srcs[i].Reachability&0xff != 0 {
 			return &srcs[i]
 		}
 	}

@@ -65,6 +65,8 @@ func TestReady(t *testing.T) {
 			source(up5, fbchrony.SourceStateSync, 0), source(up6, fbchrony.SourceStateFalseTicker, 0377)}}},
 		{name: "selected source unreachable, reselecting", fake: &chronyfake.Fake{Tracking: syncedTracking(), Sources: []fbchrony.ReplySourceData{
 			source(up5, fbchrony.SourceStateSync, 0), source(up6, fbchrony.SourceStateCandidate, 0376)}}, wantOK: true},
+		{name: "selected source unreachable, outlier reachable", fake: &chronyfake.Fake{Tracking: syncedTracking(), Sources: []fbchrony.ReplySourceData{
+			source(up5, fbchrony.SourceStateSync, 0), source(up6, fbchrony.SourceStateOutlier, 0377)}}, wantOK: true},
 		{name: "root distance over threshold", fake: &chronyfake.Fake{Tracking: far, Sources: []fbchrony.ReplySourceData{
 			source(up5, fbchrony.SourceStateSync, 0377)}}},
 		{name: "root distance under a raised threshold", fake: &chronyfake.Fake{Tracking: far, Sources: []fbchrony.ReplySourceData{

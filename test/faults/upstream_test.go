@@ -176,9 +176,10 @@ func TestFalseticker(t *testing.T) {
 	}
 }
 
-// goodState: /metrics shows the source at addr selected or a candidate (selectable).
+// goodState: /metrics shows the source at addr selectable: selected, combined (candidate) or
+// not combined (outlier, which chronyd can still select when the others go away).
 func goodState(body, addr string) bool {
-	for _, state := range []string{"sync", "candidate"} {
+	for _, state := range []string{"sync", "candidate", "outlier"} {
 		if strings.Contains(body, fmt.Sprintf(`source_name=%q,source_state=%q} 1`, addr, state)) {
 			return true
 		}
