@@ -337,11 +337,25 @@ func TestAgreeWithImage(t *testing.T) {
 			}
 		})
 	}
+	// Each Service port is NTP (UDP 123) or NTS-KE (TCP 4460), to the container port of that name.
+	servicePorts := map[string]struct {
+		port  int32
+		proto corev1.Protocol
+	}{"ntp": {123, corev1.ProtocolUDP}, "nts-ke": {4460, corev1.ProtocolTCP}}
 	for _, s := range objs.services {
+		hasNTP := false
 		for _, p := range s.Spec.Ports {
-			if p.Port != 123 || p.Protocol != corev1.ProtocolUDP || p.TargetPort.String() != "ntp" {
-				t.Errorf("service %s port %+v: want UDP 123 to the ntp port", s.Name, p)
+			want, ok := servicePorts[p.TargetPort.String()]
+			if !ok || p.Port != want.port || p.Protocol != want.proto {
+				t.Errorf("service %s port %+v: want UDP 123 to the ntp port or TCP 4460 to the nts-ke port", s.Name, p)
 			}
+			hasNTP = hasNTP || p.TargetPort.String() == "ntp"
+			if !slices.Contains(rt.Exposed, fmt.Sprintf("%d/%s", want.port, strings.ToLower(string(want.proto)))) {
+				t.Errorf("service %s port %s: %d/%s is not EXPOSEd by the Dockerfile", s.Name, p.Name, want.port, want.proto)
+			}
+		}
+		if !hasNTP {
+			t.Errorf("service %s has no NTP port", s.Name)
 		}
 	}
 	sel := objs.deployments[0].Spec.Template.Labels
