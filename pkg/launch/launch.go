@@ -92,6 +92,14 @@ func Run(ctx context.Context, s *config.Settings, log *zap.Logger, hooks Hooks) 
 	if err := preflight.PrepareDirs(s, plan.UID, plan.GID); err != nil {
 		return 1, err
 	}
+	// chronyd silently ignores a drift file it cannot read (and replaces it at its next clean
+	// stop): say so, since the clock then starts without its learnt frequency.
+	if f, err := os.Open(s.DriftFile()); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		log.Warn("drift file unreadable: chronyd starts without its learnt frequency and replaces the file at its next clean stop",
+			zap.String("path", s.DriftFile()), zap.Error(err))
+	}
 
 	args := ChronydArgs(s, plan)
 	log.Info("starting chronyd", zap.Strings("argv", args), zap.Bool("mounted_conf", mounted))
