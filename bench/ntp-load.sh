@@ -16,6 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 DURATION=${DURATION:-3}
 ROUNDS=${ROUNDS:-3}
 WORKERS=${WORKERS:-16}
@@ -23,21 +25,12 @@ INFLIGHT=${INFLIGHT:-2}
 RATE=${RATE:-20000}
 REQUESTS=${REQUESTS:-5000000}
 chronyd=${CHRONYD:-$repo/.cache/chrony/root/usr/sbin/chronyd}
-[ -x "$chronyd" ] || { echo "no chronyd at $chronyd: run scripts/fetch-chrony.sh" >&2; exit 1; }
+bench_need chronyd "$chronyd"
 [ "$(id -u)" = 0 ] || { echo "run as root: the entrypoint drops to nobody as in the image" >&2; exit 1; }
 run_user=nobody
 run_group=$(id -gn "$run_user")
 
-work=$(mktemp -d /tmp/nload.XXXXXX)
-chmod 0755 "$work"
-pids=()
-cleanup() {
-	# The entrypoints stop their chronyd on SIGTERM; bare chronyd and the upstream exit on it.
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir nload
 
 echo "building entrypoint (CGO_ENABLED=0 -trimpath -ldflags '-s -w') and ntpload"
 CGO_ENABLED=0 go build -trimpath -tags urfave_cli_no_docs -ldflags '-s -w' -o "$work/entrypoint" ./cmd/entrypoint
@@ -49,20 +42,7 @@ freeport() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.S
 freetcp() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Upstream: stratum 1 from its local clock, so both servers are synchronised while measured.
-up=$work/up
-mkdir -m 0750 "$up"
-upport=$(freeport)
-cat >"$up/chrony.conf" <<CONF
-port $upport
-bindaddress 127.0.0.1
-cmdport 0
-bindcmdaddress $up/chronyd.sock
-pidfile $up/chronyd.pid
-local stratum 1
-allow 127.0.0.0/8
-CONF
-"$chronyd" -x -d -U -u root -f "$up/chrony.conf" 2>"$up/log" &
-pids+=($!)
+bench_upstream "$(freeport)"
 
 # setup NAME VARIANT: the directories of one server and its variables, one a line, in NAME/env.
 declare -A port

@@ -13,22 +13,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 RUNS=${RUNS:-300}
 SCRAPES=${SCRAPES:-1000}
 chronyd=${CHRONYD:-$repo/.cache/chrony/root/usr/sbin/chronyd}
 chronyc=${CHRONYC:-$repo/.cache/chrony/root/usr/bin/chronyc}
-[ -x "$chronyd" ] || { echo "no chronyd at $chronyd: run scripts/fetch-chrony.sh" >&2; exit 1; }
-[ -x "$chronyc" ] || { echo "no chronyc at $chronyc: run scripts/fetch-chrony.sh" >&2; exit 1; }
-
-work=$(mktemp -d /tmp/bpm.XXXXXX)
-chmod 0755 "$work"
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
+bench_need chronyd "$chronyd"
+bench_need chronyc "$chronyc"
+bench_workdir bpm
 
 # Exactly the Dockerfile's build (its version ldflags only add two strings).
 CGO_ENABLED=0 go build -trimpath -tags urfave_cli_no_docs -ldflags "-s -w -X main.version=bench -X main.revision=bench" \
@@ -48,17 +41,7 @@ else
 fi
 
 # Upstream: stratum 1 from its local clock. -x always: never touch this machine's clock.
-up="$work/up"; mkdir -m 0750 "$up"; upport=$("$driver" freeport udp)
-cat >"$up/chrony.conf" <<CONF
-port $upport
-bindaddress 127.0.0.1
-cmdport 0
-bindcmdaddress $up/chronyd.sock
-pidfile $up/chronyd.pid
-local stratum 1
-allow 127.0.0.0/8
-CONF
-"$chronyd" -x -d -U -u "$(id -un)" -f "$up/chrony.conf" 2>"$up/log" & pids+=($!)
+bench_upstream "$("$driver" freeport udp)"
 
 # The container, laid out as entrypointtest lays it out: RUN_DIR a 1777 tmpfs-like directory,
 # STATE_DIR owned by the chrony user. CLOCK_CONTROL=off: chronyd gets -x.

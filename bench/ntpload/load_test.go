@@ -5,7 +5,6 @@ import (
 	"context"
 	"flag"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/chris-short/chrony/internal/chronytest"
+	"github.com/chris-short/chrony/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -220,20 +220,7 @@ func TestFormat(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join("testdata", tt.name)
-			if *update {
-				if err := os.WriteFile(path, []byte(tt.got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("read golden file (go test ./bench/ntpload -update): %v", err)
-			}
-			if tt.got != string(want) {
-				t.Errorf("differs from %s:\n--- got\n%s--- want\n%s", path, tt.got, want)
-			}
+			golden.Compare(t, *update, filepath.Join("testdata", tt.name), tt.got)
 		})
 	}
 }

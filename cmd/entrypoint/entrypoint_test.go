@@ -14,6 +14,7 @@ import (
 
 	"github.com/chris-short/chrony/internal/chronytest"
 	"github.com/chris-short/chrony/internal/entrypointtest"
+	"github.com/chris-short/chrony/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -55,13 +56,13 @@ func TestConfigCommand(t *testing.T) {
 				if r.Stderr != "" {
 					t.Errorf("stderr not empty: %q", r.Stderr)
 				}
-				entrypointtest.Golden(t, *update, "config-"+tt.name+".conf", r.Stdout)
+				golden.Compare(t, *update, filepath.Join("testdata", "config-"+tt.name+".conf"), r.Stdout)
 				return
 			}
 			if r.Stdout != "" {
 				t.Errorf("an invalid environment printed a config:\n%s", r.Stdout)
 			}
-			entrypointtest.Golden(t, *update, "config-"+tt.name+".err", strings.ReplaceAll(r.Stderr, mounted, "MOUNTED"))
+			golden.Compare(t, *update, filepath.Join("testdata", "config-"+tt.name+".err"), strings.ReplaceAll(r.Stderr, mounted, "MOUNTED"))
 		})
 	}
 }

@@ -303,25 +303,6 @@ func WaitProbe(t testing.TB, bin string, p *Proc, env []string, name string, wan
 	}
 }
 
-// Golden compares got with testdata/name of the test's package, or writes that file (and its
-// directory) when update is set: each package passes its own -update flag.
-func Golden(t testing.TB, update bool, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if update {
-		Must(t, os.MkdirAll(filepath.Dir(path), 0o755))
-		Must(t, os.WriteFile(path, []byte(got), 0o644))
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (rerun the test with -update to write it): %v", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
-
 // LogLine is one JSON log entry of the entrypoint.
 type LogLine struct {
 	Level  string         `json:"level"`

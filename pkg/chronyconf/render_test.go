@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/chris-short/chrony/internal/chronytest"
+	"github.com/chris-short/chrony/internal/golden"
 	"github.com/chris-short/chrony/pkg/chronyconf"
 	"github.com/chris-short/chrony/pkg/config"
 )
@@ -69,20 +70,7 @@ func TestRenderGolden(t *testing.T) {
 			if again := render(t, c); string(again) != string(got) {
 				t.Fatal("Render is not deterministic")
 			}
-			path := filepath.Join("testdata", c.name+".conf")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (go test ./pkg/chronyconf -update creates it)", err)
-			}
-			if string(got) != string(want) {
-				t.Errorf("%s differs (go test ./pkg/chronyconf -update rewrites it)\n--- got:\n%s--- want:\n%s", path, got, want)
-			}
+			golden.Compare(t, *update, filepath.Join("testdata", c.name+".conf"), string(got))
 		})
 	}
 }

@@ -3,7 +3,6 @@ package chronylog
 import (
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,28 +11,11 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/chris-short/chrony/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run with -update to create): %v", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
 
 // Lines as Debian's chronyd 4.3 writes them with -d (captured from this repository's
 // integration tests), plus the odd shapes the parser must survive.
@@ -70,7 +52,7 @@ func TestLog(t *testing.T) {
 			fmt.Fprintf(&b, "%-22s %-5s %s %q\n", tc.name, e.Level, ts, e.Message)
 		})
 	}
-	golden(t, "log.golden", b.String())
+	golden.Compare(t, *update, filepath.Join("testdata", "log.golden"), b.String())
 }
 
 func TestCopy(t *testing.T) {

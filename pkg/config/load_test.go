@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/chris-short/chrony/internal/golden"
 	"github.com/chris-short/chrony/pkg/config"
 	"github.com/chris-short/chrony/pkg/config/configtest"
 )
@@ -32,26 +32,6 @@ func result(t *testing.T, env []string) string {
 	return "settings:\n" + string(b) + "\n"
 }
 
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (go test -update rewrites it)\n--- got:\n%s\n--- want:\n%s", path, got, want)
-	}
-}
-
 func TestLoad(t *testing.T) {
 	if len(configtest.Cases) < 40 {
 		t.Fatalf("only %d cases; the table is meant to hold at least 40", len(configtest.Cases))
@@ -64,7 +44,7 @@ func TestLoad(t *testing.T) {
 		names[c.Name] = true
 		t.Run(c.Name, func(t *testing.T) {
 			got := result(t, c.Env)
-			golden(t, filepath.Join("testdata", "load", c.Name+".golden"), got)
+			golden.Compare(t, *update, filepath.Join("testdata", "load", c.Name+".golden"), got)
 			// Every error line names a variable, so the user knows what to fix.
 			if body, ok := strings.CutPrefix(got, "error:\n"); ok {
 				for _, line := range strings.Split(strings.TrimSpace(body), "\n") {

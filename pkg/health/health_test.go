@@ -14,6 +14,7 @@ import (
 
 	fbchrony "github.com/facebook/time/ntp/chrony"
 
+	"github.com/chris-short/chrony/internal/golden"
 	"github.com/chris-short/chrony/pkg/chrony/chronyfake"
 )
 
@@ -77,7 +78,7 @@ func TestReady(t *testing.T) {
 		{name: "sources fail", fake: &chronyfake.Fake{Tracking: syncedTracking(), Fail: map[string]error{"sourcedata": errors.New("got status NOSUCHSOURCE (4)")},
 			Sources: []fbchrony.ReplySourceData{source(up5, fbchrony.SourceStateSync, 0377)}}, errSet: true},
 	}
-	var golden strings.Builder
+	var out strings.Builder
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := Ready(context.Background(), tt.fake, tt.th)
@@ -90,10 +91,10 @@ func TestReady(t *testing.T) {
 			if r.Reason == "" || strings.ContainsAny(r.Reason, "\n\r") {
 				t.Errorf("Reason %q is not one non-empty line", r.Reason)
 			}
-			fmt.Fprintf(&golden, "%s: ok=%v: %s\n", tt.name, r.OK, r.Reason)
+			fmt.Fprintf(&out, "%s: ok=%v: %s\n", tt.name, r.OK, r.Reason)
 		})
 	}
-	compareGolden(t, "ready.golden", golden.String())
+	golden.Compare(t, *update, filepath.Join("testdata", "ready.golden"), out.String())
 }
 
 func TestLive(t *testing.T) {
@@ -106,35 +107,17 @@ func TestLive(t *testing.T) {
 		{"answers while unsynchronised", &chronyfake.Fake{Tracking: &fbchrony.ReplyTracking{Tracking: fbchrony.Tracking{LeapStatus: 3}}}, true},
 		{"no answer", &chronyfake.Fake{Fail: map[string]error{"tracking": os.ErrDeadlineExceeded}}, false},
 	}
-	var golden strings.Builder
+	var out strings.Builder
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := Live(context.Background(), tt.fake)
 			if r.OK != tt.wantOK || (r.Err == nil) != tt.wantOK {
 				t.Errorf("Live = %+v, want OK %v with Err set when not", r, tt.wantOK)
 			}
-			fmt.Fprintf(&golden, "%s: ok=%v: %s\n", tt.name, r.OK, r.Reason)
+			fmt.Fprintf(&out, "%s: ok=%v: %s\n", tt.name, r.OK, r.Reason)
 		})
 	}
-	compareGolden(t, "live.golden", golden.String())
-}
-
-func compareGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (run with -update after checking):\n--- want\n%s--- got\n%s", path, want, got)
-	}
+	golden.Compare(t, *update, filepath.Join("testdata", "live.golden"), out.String())
 }
 
 // TestReadyRequests: Ready asks for source lines only up to the selected one, and for every

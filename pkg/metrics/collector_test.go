@@ -169,21 +169,8 @@ func TestCollector(t *testing.T) {
 			core, logs := observer.New(zap.WarnLevel)
 			c := New(Options{Dial: d.dial, Timeout: time.Second, Logger: zap.New(core)})
 
-			got := exposition(t, c)
-			path := filepath.Join("testdata", tt.golden)
-			if *update && tt.golden != "chrony_exporter-sample.prom" {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer want.Close()
-			if err := testutil.CollectAndCompare(c, want); err != nil {
-				t.Error(err)
-			}
+			// The sample is chrony_exporter's own output: -update never rewrites it.
+			compareGolden(t, c, tt.golden, exposition(t, c), *update && tt.golden != "chrony_exporter-sample.prom")
 			if up := testutil.ToFloat64(prometheus.CollectorFunc(func(ch chan<- prometheus.Metric) {
 				for m := range collectAll(c) {
 					if strings.Contains(m.Desc().String(), `"chrony_up"`) {
@@ -212,6 +199,27 @@ func TestCollector(t *testing.T) {
 }
 
 // exposition gathers c alone in text format.
+// compareGolden compares what c collects with testdata/name by value (testutil.CollectAndCompare,
+// so the order of series and HELP texts' escaping do not matter), after writing got there when
+// write is set. One collection of c runs here.
+func compareGolden(t *testing.T, c prometheus.Collector, name string, got []byte, write bool) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if write {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer want.Close()
+	if err := testutil.CollectAndCompare(c, want); err != nil {
+		t.Error(err)
+	}
+}
+
 func exposition(t *testing.T, c prometheus.Collector) []byte {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
@@ -285,14 +293,7 @@ func gatheredNames(t *testing.T, c prometheus.Collector) []string {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(c)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, mf := range mfs {
-		names = append(names, mf.GetName())
-	}
+	names := gatheredNamesFrom(t, reg)
 	sort.Strings(names)
 	return names
 }
@@ -333,20 +334,7 @@ func TestSupervisorCollector(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := NewSupervisorCollector(tt.facts, BuildInfo{Version: "1.2.3", Revision: "abc123", GoVersion: "go1.26.8"})
-			path := filepath.Join("testdata", tt.golden)
-			if *update {
-				if err := os.WriteFile(path, exposition(t, c), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer want.Close()
-			if err := testutil.CollectAndCompare(c, want); err != nil {
-				t.Error(err)
-			}
+			compareGolden(t, c, tt.golden, exposition(t, c), *update)
 		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/chris-short/chrony/internal/chronytest"
+	"github.com/chris-short/chrony/internal/golden"
 	"github.com/chris-short/chrony/pkg/config"
 	"kernel.org/pub/linux/libs/security/libcap/cap"
 )
@@ -57,20 +58,7 @@ func TestDecide(t *testing.T) {
 			fmt.Fprintf(&b, "clock=%v keep=%s drop=%v warn=%v\n%s\n", p.ClockControl, p.Keep, p.DropFromRoot, p.Warn, p.Summary)
 		})
 	}
-	path := filepath.Join("testdata", "decide.golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run with -update): %v", err)
-	}
-	if b.String() != string(want) {
-		t.Errorf("decisions differ from %s:\n%s", path, b.String())
-	}
+	golden.Compare(t, *update, filepath.Join("testdata", "decide.golden"), b.String())
 }
 
 // TestPrepareDirs runs as root (as CI does) and prepares for nobody.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chris-short/chrony/internal/entrypointtest"
+	"github.com/chris-short/chrony/internal/golden"
 )
 
 // mountTmpfs mounts a tmpfs at dir with opts for the test and unmounts it at the end.
@@ -68,7 +69,7 @@ func TestStateDirUnusable(t *testing.T) {
 			if len(errs) != 1 {
 				t.Fatalf("want exactly one error line, got %d:\n%s", len(errs), logs)
 			}
-			golden(t, "state-dir-"+tt.name+".err", strings.ReplaceAll(errs[0].Error, c.State, "STATE_DIR")+"\n")
+			golden.Compare(t, *update, filepath.Join("testdata", "state-dir-"+tt.name+".err"), strings.ReplaceAll(errs[0].Error, c.State, "STATE_DIR")+"\n")
 		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/chris-short/chrony/internal/entrypointtest"
+	"github.com/chris-short/chrony/internal/golden"
 	"github.com/chris-short/chrony/internal/testbin"
 	"github.com/chris-short/chrony/pkg/config"
 	"github.com/chris-short/chrony/pkg/config/configtest"
@@ -139,7 +140,7 @@ func TestHostileEnvironments(t *testing.T) {
 					t.Errorf("error line names no variable: %q", line)
 				}
 			}
-			entrypointtest.Golden(t, *update, filepath.Join("hostile", c.Name+".err"), strings.ReplaceAll(r.Stderr, dir, "DIR"))
+			golden.Compare(t, *update, filepath.Join("testdata", "hostile", c.Name+".err"), strings.ReplaceAll(r.Stderr, dir, "DIR"))
 			if _, err := os.Stat(report); err == nil {
 				t.Fatalf("chronyd (capreport) was started")
 			}
