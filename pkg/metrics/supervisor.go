@@ -14,8 +14,6 @@ const containerSubsystem = "container"
 var (
 	clockControlDesc = gauge(containerSubsystem, "clock_control",
 		"Whether chronyd may discipline the system clock (1) or runs with -x (0); reason says why.", "reason")
-	restartsDesc = counter(containerSubsystem, "chronyd_restarts_total",
-		"The number of times the supervisor restarted chronyd.")
 	startTimeDesc = gauge(containerSubsystem, "chronyd_start_time_seconds",
 		"Start time of the running chronyd since the Unix epoch, in seconds.")
 	buildInfoDesc = gauge(containerSubsystem, "build_info",
@@ -26,7 +24,6 @@ var (
 type SupervisorFacts struct {
 	ClockControl       bool
 	ClockControlReason string    // e.g. "CAP_SYS_TIME held", "CLOCK_CONTROL=off"
-	Restarts           uint64    // restarts since the container started
 	StartTime          time.Time // of the running chronyd; zero when none runs
 }
 
@@ -49,7 +46,7 @@ func NewSupervisorCollector(facts func() SupervisorFacts, build BuildInfo) *Supe
 
 // Describe implements prometheus.Collector.
 func (c *SupervisorCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []typedDesc{clockControlDesc, restartsDesc, startTimeDesc, buildInfoDesc} {
+	for _, d := range []typedDesc{clockControlDesc, startTimeDesc, buildInfoDesc} {
 		ch <- d.desc
 	}
 }
@@ -66,7 +63,6 @@ func (c *SupervisorCollector) Collect(ch chan<- prometheus.Metric) {
 		on = 1
 	}
 	ch <- clockControlDesc.metric(on, f.ClockControlReason)
-	ch <- restartsDesc.metric(float64(f.Restarts))
 	if !f.StartTime.IsZero() {
 		ch <- startTimeDesc.metric(float64(f.StartTime.UnixNano()) / 1e9)
 	}
