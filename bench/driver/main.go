@@ -24,6 +24,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/chris-short/chrony/internal/procstatus"
 )
 
 func main() {
@@ -104,17 +106,15 @@ func procCPU(pid int) time.Duration {
 }
 
 func procRSSKiB(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	st, err := procstatus.Read(pid)
 	if err != nil {
 		fail(err.Error())
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") {
-			return atoi(strings.Fields(l)[1])
-		}
+	kb, err := st.RSSKiB()
+	if err != nil {
+		fail(fmt.Sprintf("pid %d: %v", pid, err))
 	}
-	fail("no VmRSS for pid " + strconv.Itoa(pid))
-	return 0
+	return kb
 }
 
 // scrapeBench scrapes url n times in sequence, failing unless every scrape says chrony_up 1.

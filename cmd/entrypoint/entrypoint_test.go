@@ -2,7 +2,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chris-short/chrony/internal/procstatus"
 
 	"github.com/chris-short/chrony/internal/chronytest"
 	"github.com/chris-short/chrony/internal/entrypointtest"
@@ -213,21 +214,9 @@ func httpGet(t testing.TB, url string) (string, int) {
 // procStatus returns the real uid and effective capabilities of pid.
 func procStatus(t *testing.T, pid int) (uid, capEff string) {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	st, err := procstatus.Read(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		switch f[0] {
-		case "Uid:":
-			uid = f[1]
-		case "CapEff:":
-			capEff = f[1]
-		}
-	}
-	return uid, capEff
+	return st.First("Uid"), st["CapEff"]
 }

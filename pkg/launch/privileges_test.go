@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chris-short/chrony/internal/procstatus"
+
 	"github.com/chris-short/chrony/internal/testbin"
 )
 
@@ -29,17 +31,12 @@ type report struct {
 	NoNewPrivs                             string
 }
 
-// procStatus reads the Uid and capability lines of a live process.
-func procStatus(t *testing.T, pid int) map[string]string {
+// procStatus reads the status (Uid, capability lines) of a live process.
+func procStatus(t *testing.T, pid int) procstatus.Status {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	st, err := procstatus.Read(pid)
 	must(t, err)
-	m := map[string]string{}
-	for l := range strings.SplitSeq(string(b), "\n") {
-		k, v, _ := strings.Cut(l, ":")
-		m[k] = strings.TrimSpace(v)
-	}
-	return m
+	return st
 }
 
 // TestPrivileges starts the launcher with capreport as chronyd under each starting condition

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chris-short/chrony/internal/procstatus"
 )
 
 type containerInfo struct {
@@ -152,30 +153,12 @@ func processes(t *testing.T, name string) []process {
 			continue // the PID header
 		}
 		p := process{PID: pid}
-		st, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+		st, err := procstatus.Read(pid)
 		if err != nil {
 			continue // exited in between
 		}
-		sc := bufio.NewScanner(st)
-		for sc.Scan() {
-			k, v, _ := strings.Cut(sc.Text(), ":")
-			v = strings.TrimSpace(v)
-			switch k {
-			case "Name":
-				p.Name = v
-			case "Uid":
-				p.UIDs = strings.Fields(v)
-			case "Gid":
-				p.GIDs = strings.Fields(v)
-			case "CapPrm":
-				p.CapPrm = v
-			case "CapEff":
-				p.CapEff = v
-			case "CapAmb":
-				p.CapAmb = v
-			}
-		}
-		st.Close()
+		p.Name, p.UIDs, p.GIDs = st["Name"], strings.Fields(st["Uid"]), strings.Fields(st["Gid"])
+		p.CapPrm, p.CapEff, p.CapAmb = st["CapPrm"], st["CapEff"], st["CapAmb"]
 		if cl, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
 			p.Cmdline = strings.Split(strings.TrimRight(string(cl), "\x00"), "\x00")
 		}

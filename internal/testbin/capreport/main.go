@@ -14,9 +14,10 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/chris-short/chrony/internal/procstatus"
 )
 
 // Report is what capreport writes. Capability sets are the hex masks of /proc/self/status.
@@ -64,28 +65,12 @@ func report() error {
 		return err
 	}
 	r := Report{Argv: os.Args, UID: os.Getuid(), GID: os.Getgid(), Groups: groups}
-	status, err := os.ReadFile("/proc/self/status")
+	st, err := procstatus.Read(0)
 	if err != nil {
 		return err
 	}
-	for line := range strings.SplitSeq(string(status), "\n") {
-		k, v, _ := strings.Cut(line, ":")
-		v = strings.TrimSpace(v)
-		switch k {
-		case "CapEff":
-			r.CapEff = v
-		case "CapPrm":
-			r.CapPrm = v
-		case "CapInh":
-			r.CapInh = v
-		case "CapAmb":
-			r.CapAmb = v
-		case "CapBnd":
-			r.CapBnd = v
-		case "NoNewPrivs":
-			r.NoNewPrivs = v
-		}
-	}
+	r.CapEff, r.CapPrm, r.CapInh = st["CapEff"], st["CapPrm"], st["CapInh"]
+	r.CapAmb, r.CapBnd, r.NoNewPrivs = st["CapAmb"], st["CapBnd"], st["NoNewPrivs"]
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
