@@ -40,7 +40,7 @@ func runCommand(c *cli.Context, environ []string) error {
 	web := &webServer{s: s, log: log}
 	code, err := launch.Run(ctx, s, log, launch.Hooks{
 		OnPlan:    web.setPlan,
-		OnStarted: func(pid int, socket string) error { return web.start(ctx, pid) },
+		OnStarted: func(int, string) error { return web.start(ctx) },
 	})
 	cancel()
 	web.wait()
@@ -71,7 +71,7 @@ func (w *webServer) setPlan(p preflight.Plan) {
 
 // start binds HTTP_ADDR and serves until ctx ends. Binding happens here, synchronously, so a
 // port already in use is an error that stops chronyd rather than a log line nobody reads.
-func (w *webServer) start(ctx context.Context, pid int) error {
+func (w *webServer) start(ctx context.Context) error {
 	w.mu.Lock()
 	w.started = time.Now()
 	w.mu.Unlock()

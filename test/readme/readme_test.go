@@ -77,6 +77,10 @@ func TestDockerRunLine(t *testing.T) {
 // print (its literal part, up to the first placeholder).
 func TestQuotedMessagesExist(t *testing.T) {
 	root := filepath.Dir(Path())
+	readme, err := os.ReadFile(Path())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, msg := range []string{
 		"is not a known variable; did you mean",
 		"is mounted, so",
@@ -89,11 +93,7 @@ func TestQuotedMessagesExist(t *testing.T) {
 		"no selected source",
 		"unknown option",
 	} {
-		b, err := os.ReadFile(Path())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(string(b), msg) {
+		if !strings.Contains(string(readme), msg) {
 			t.Errorf("README does not quote %q", msg)
 		}
 		out, err := exec.Command("grep", "-rlF", "--include=*.go", "--exclude=*_test.go", msg, filepath.Join(root, "pkg")).Output()
