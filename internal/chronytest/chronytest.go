@@ -67,6 +67,17 @@ func FreeUDPPort(t testing.TB) int {
 	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
+// FreeTCPPort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreeTCPPort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
 // CurrentUser is the name chronyd gets with -u: chronyd looks its compiled-in default user
 // up even when it runs unprivileged, and the test machine has no chrony user.
 func CurrentUser(t testing.TB) string {

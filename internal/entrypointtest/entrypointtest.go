@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -145,7 +144,7 @@ func NewContainer(t testing.TB, servers string) *Container {
 		State:    filepath.Join(base, "state"),
 		ConfDir:  filepath.Join(base, "conf.d"),
 		Conf:     filepath.Join(base, "chrony.conf"),
-		HTTPAddr: "127.0.0.1:" + strconv.Itoa(FreeTCPPort(t)),
+		HTTPAddr: "127.0.0.1:" + strconv.Itoa(chronytest.FreeTCPPort(t)),
 		NTPPort:  chronytest.FreeUDPPort(t),
 	}
 	Must(t, os.Chmod(base, 0o755))
@@ -363,17 +362,6 @@ func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-// FreeTCPPort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreeTCPPort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // ReadPID reads a pidfile.

@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"math/big"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -180,7 +179,7 @@ func TestRenderedConfigStartsChronyd(t *testing.T) {
 				kv = strings.Replace(kv, "=CERT", "="+filepath.Join(dir, "cert.pem"), 1)
 				kv = strings.Replace(kv, "=KEY", "="+filepath.Join(dir, "key.pem"), 1)
 				if kv == "NTS_PORT=TCPPORT" {
-					kv = fmt.Sprintf("NTS_PORT=%d", freeTCPPort(t))
+					kv = fmt.Sprintf("NTS_PORT=%d", chronytest.FreeTCPPort(t))
 				}
 				env = append(env, kv)
 			}
@@ -333,15 +332,4 @@ func TestCheckNTSKeyPair(t *testing.T) {
 			}
 		})
 	}
-}
-
-// freeTCPPort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

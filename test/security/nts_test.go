@@ -40,7 +40,7 @@ func TestNTSServer(t *testing.T) {
 	tls := filepath.Join(c.Base, "tls")
 	entrypointtest.Must(t, os.Mkdir(tls, 0o755))
 	p := newPKI(t, tls)
-	ntsPort := entrypointtest.FreeTCPPort(t)
+	ntsPort := chronytest.FreeTCPPort(t)
 	c.Set(t, "NTS_SERVER_CERT="+p.Cert, "NTS_SERVER_KEY="+p.Key, "NTS_PORT="+strconv.Itoa(ntsPort))
 	c.start(t)
 	c.waitProbe(t, "ready", 20*time.Second)
@@ -156,7 +156,7 @@ func TestNTSBadKeyPair(t *testing.T) {
 			tt.spoil(t, p, other)
 			report := filepath.Join(c.Base, "capreport.json")
 			c.Set(t, "CHRONYD="+capreport, "CAPREPORT_OUT="+report, "NTP_SERVERS=127.0.0.1",
-				"NTS_SERVER_CERT="+p.Cert, "NTS_SERVER_KEY="+p.Key, "NTS_PORT="+strconv.Itoa(entrypointtest.FreeTCPPort(t)))
+				"NTS_SERVER_CERT="+p.Cert, "NTS_SERVER_KEY="+p.Key, "NTS_PORT="+strconv.Itoa(chronytest.FreeTCPPort(t)))
 			r := entrypointtest.Run(t, bin, c.Env)
 			if r.Code != 1 || !strings.Contains(r.Stderr, tt.want) || !strings.Contains(r.Stderr, `"chronyd not started"`) {
 				t.Errorf("exit %d, want 1 with %q and \"chronyd not started\" in:\n%s", r.Code, tt.want, r.Stderr)
