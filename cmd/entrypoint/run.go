@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -38,12 +40,19 @@ func runCommand(c *cli.Context, environ []string) error {
 	ctx, cancel := context.WithCancel(c.Context)
 	defer cancel()
 	web := &webServer{s: s, log: log}
+	// Bound before launch.Run, while still root in a root start (a low port then works): a
+	// bad HTTP_ADDR is one error and chronyd never starts.
+	if err := web.listen(); err != nil {
+		log.Error("chronyd not started", zap.Error(err))
+		return cli.Exit("", exitFailure)
+	}
 	code, err := launch.Run(ctx, s, log, launch.Hooks{
 		OnPlan:    web.setPlan,
 		OnStarted: func(int, string) error { return web.start(ctx) },
 	})
 	cancel()
 	web.wait()
+	web.closeUnused()
 	if err != nil {
 		log.Error("chronyd not started", zap.Error(err))
 		return cli.Exit("", exitFailure)
@@ -57,10 +66,37 @@ type webServer struct {
 	s   *config.Settings
 	log *zap.Logger
 
+	ln      net.Listener // bound by listen before chronyd starts; nil when HTTP_ADDR=off
 	mu      sync.Mutex
 	plan    preflight.Plan
 	started time.Time
 	done    chan struct{}
+}
+
+// listen binds HTTP_ADDR.
+func (w *webServer) listen() error {
+	if w.s.HTTPAddr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", w.s.HTTPAddr)
+	if errors.Is(err, syscall.EACCES) {
+		return fmt.Errorf("listen on HTTP_ADDR=%s: %w; a port below net.ipv4.ip_unprivileged_port_start needs root or CAP_NET_BIND_SERVICE: choose a port of 1024 or more (default :9123)", w.s.HTTPAddr, err)
+	}
+	if errors.Is(err, syscall.EADDRNOTAVAIL) {
+		return fmt.Errorf("listen on HTTP_ADDR=%s: %w; the address is not on this host (container): use :PORT for every address, or one of the container's own addresses", w.s.HTTPAddr, err)
+	}
+	if err != nil {
+		return fmt.Errorf("listen on HTTP_ADDR=%s: %w", w.s.HTTPAddr, err)
+	}
+	w.ln = ln
+	return nil
+}
+
+// closeUnused closes the listener when chronyd never started, so nothing served it.
+func (w *webServer) closeUnused() {
+	if w.ln != nil && w.done == nil {
+		_ = w.ln.Close()
+	}
 }
 
 func (w *webServer) setPlan(p preflight.Plan) {
@@ -69,13 +105,12 @@ func (w *webServer) setPlan(p preflight.Plan) {
 	w.plan = p
 }
 
-// start binds HTTP_ADDR and serves until ctx ends. Binding happens here, synchronously, so a
-// port already in use is an error that stops chronyd rather than a log line nobody reads.
+// start serves on the listener bound by listen until ctx ends.
 func (w *webServer) start(ctx context.Context) error {
 	w.mu.Lock()
 	w.started = time.Now()
 	w.mu.Unlock()
-	if w.s.HTTPAddr == "" {
+	if w.ln == nil {
 		return nil
 	}
 	prober := proberFor(w.s)
@@ -93,11 +128,7 @@ func (w *webServer) start(ctx context.Context) error {
 	srv := httpapi.New(w.s.HTTPAddr, httpapi.Deps{
 		Live: prober.Live, Ready: prober.Ready, Metrics: reg, Logger: w.log.Named("http"),
 	})
-	ln, err := net.Listen("tcp", w.s.HTTPAddr)
-	if err != nil {
-		_ = collector.Close()
-		return fmt.Errorf("listen on HTTP_ADDR=%s: %w", w.s.HTTPAddr, err)
-	}
+	ln := w.ln
 	w.log.Info("serving /healthz, /readyz and /metrics", zap.String("addr", ln.Addr().String()))
 	w.done = make(chan struct{})
 	go func() {
@@ -132,6 +163,10 @@ func proberFor(s *config.Settings) health.Prober {
 	return health.Prober{
 		Socket:    s.SocketPath(),
 		ClientDir: s.RunDir,
+		// Ready also checks that chronyd holds the ports it must serve, as launch.Run wrote
+		// them at start-up.
+		ServingFile: launch.ServingFile(s),
+		PIDFile:     s.PIDFile(),
 		Thresholds: health.Thresholds{
 			MaxDistance: s.ReadyMaxDistance,
 			AllowLocal:  s.ReadyAllowLocal,

@@ -17,6 +17,9 @@ type Prober struct {
 	Timeout time.Duration
 	// Thresholds are used by Ready.
 	Thresholds Thresholds
+	// ServingFile and PIDFile, when set, make Ready check that chronyd holds the ports it
+	// must serve (serving.go).
+	ServingFile, PIDFile string
 }
 
 // Live dials chronyd and reports Live.
@@ -26,6 +29,9 @@ func (p Prober) Live(ctx context.Context) Result {
 
 // Ready dials chronyd and reports Ready with p.Thresholds.
 func (p Prober) Ready(ctx context.Context) Result {
+	if r := p.checkServing(); !r.OK {
+		return r
+	}
 	return p.ask(ctx, func(ctx context.Context, c Communicator) Result { return Ready(ctx, c, p.Thresholds) })
 }
 

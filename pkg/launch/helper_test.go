@@ -121,8 +121,16 @@ type helper struct {
 // startHelper runs the launcher under setpriv with the given options and extra variables.
 func startHelper(t *testing.T, bin string, e *env, setpriv []string, vars ...string) *helper {
 	t.Helper()
-	args := append(append([]string{}, setpriv...), bin, "-test.run=^$")
-	h := &helper{cmd: exec.Command("setpriv", args...), stderr: &entrypointtest.SyncBuffer{}, done: make(chan struct{})}
+	return startHelperIn(t, nil, bin, e, setpriv, vars...)
+}
+
+// startHelperIn is startHelper behind wrap, a command line that ends by running its
+// arguments (`unshare -n sh -c '...; exec "$@"' sh`): setpriv and the launcher follow it.
+func startHelperIn(t *testing.T, wrap []string, bin string, e *env, setpriv []string, vars ...string) *helper {
+	t.Helper()
+	args := append(append(append([]string{}, wrap...), "setpriv"), setpriv...)
+	args = append(args, bin, "-test.run=^$")
+	h := &helper{cmd: exec.Command(args[0], args[1:]...), stderr: &entrypointtest.SyncBuffer{}, done: make(chan struct{})}
 	h.cmd.Env = append(append([]string{}, e.vars...), vars...)
 	h.cmd.Stdout = h.stderr
 	h.cmd.Stderr = h.stderr

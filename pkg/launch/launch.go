@@ -8,13 +8,16 @@ import (
 	"net"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/chris-short/chrony/pkg/chronyconf"
 	"github.com/chris-short/chrony/pkg/chronylog"
 	"github.com/chris-short/chrony/pkg/config"
+	"github.com/chris-short/chrony/pkg/health"
 	"github.com/chris-short/chrony/pkg/preflight"
 	"github.com/chris-short/chrony/pkg/supervisor"
 	"go.uber.org/zap"
@@ -50,37 +53,62 @@ func Run(ctx context.Context, s *config.Settings, log *zap.Logger, hooks Hooks) 
 	if err != nil {
 		return 1, fmt.Errorf("preflight: %w", err)
 	}
+	conf, mounted, err := confFor(s, plan.ClockControl)
+	if err != nil {
+		return 1, err
+	}
+	// What chronyd will make of the file decides the ports, the capabilities and readiness,
+	// whatever the mode: drop-ins and a mounted file may set port, allow or ntsport. Asked
+	// through a pipe, so root writes nothing; as the chrony user, who will read the files.
+	cctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	eff, err := chronyconf.Inspect(cctx, s.Chronyd, conf, s.RenderedConf(), checkCredential(plan))
+	cancel()
+	if err != nil {
+		return 1, err
+	}
+	if mounted {
+		if eff.CmdPort < 0 {
+			conf = chronyconf.CloseCmdPort(conf)
+		} else if eff.CmdPort > 0 {
+			log.Warn("your configuration opens chronyd's UDP command port: chronyd answers monitoring commands on it from localhost (with host networking: the node's loopback), besides its Unix socket; remove the cmdport line (or set cmdport 0) to answer only on the socket",
+				zap.Int("cmdport", eff.CmdPort), zap.String("CHRONY_CONF", s.ChronyConf))
+		}
+	}
+	serving := servingFor(s, eff, mounted)
+	plan, err = plan.Serve(facts, serving.NTPPort, serving.NTPFrom)
+	if err != nil {
+		return 1, fmt.Errorf("preflight: %w", err)
+	}
 	lvl := zapcore.InfoLevel
 	if plan.Warn {
 		lvl = zapcore.WarnLevel
 	}
 	log.Log(lvl, "launch plan: "+plan.Summary,
-		zap.Bool("clock_control", plan.ClockControl), zap.String("chronyd_caps", plan.Keep.String()),
+		zap.Bool("clock_control", plan.ClockControl), zap.String("clock_reason", plan.ClockReason),
+		zap.String("chronyd_caps", plan.Keep.String()), zap.String("chronyd_bounding", plan.Bounding.String()),
+		zap.String("bind", plan.BindReason), zap.Int("ntp_port", serving.NTPPort), zap.Int("ntske_port", serving.NTSKEPort),
+		zap.Bool("mounted_conf", mounted), zap.Bool("drop_from_root", plan.DropFromRoot),
 		zap.String("chrony_user", plan.User), zap.Int("uid", plan.UID), zap.Int("gid", plan.GID))
 	if hooks.OnPlan != nil {
 		hooks.OnPlan(plan)
 	}
-
-	conf, mounted, err := confFor(s, plan.ClockControl)
-	if err != nil {
-		return 1, err
-	}
-	if !mounted {
-		if err := checkPortsFree(s); err != nil {
-			return 1, err
-		}
-	}
-	if err := os.WriteFile(s.RenderedConf(), conf, 0o644); err != nil {
-		return 1, fmt.Errorf("write %s in RUN_DIR=%s: %w", s.RenderedConf(), s.RunDir, err)
-	}
-	cctx, cancel := context.WithTimeout(ctx, checkTimeout)
-	err = chronyconf.Check(cctx, s.Chronyd, s.RenderedConf())
-	cancel()
-	if err != nil {
+	if err := checkPortsFree(serving); err != nil {
 		return 1, err
 	}
 	if err := preflight.Apply(plan); err != nil {
 		return 1, fmt.Errorf("drop privileges to %s: %w", plan.User, err)
+	}
+	// From here on this process is the chrony user: everything below is created, written and
+	// read as the user chronyd runs as, so nothing chronyd (or anyone as its user) could have
+	// planted in RUN_DIR or STATE_DIR gains anything.
+	if err := preflight.PrepareDirs(s, plan.UID, plan.GID); err != nil {
+		return 1, err
+	}
+	if err := preflight.WriteFile("RUN_DIR="+s.RunDir, s.RenderedConf(), conf); err != nil {
+		return 1, err
+	}
+	if err := preflight.WriteFile("RUN_DIR="+s.RunDir, ServingFile(s), serving.Marshal()); err != nil {
+		return 1, err
 	}
 	// After Apply, so the files are read as chronyd will read them: as its user. chronyd
 	// itself would only log the failure and serve without NTS.
@@ -89,18 +117,18 @@ func Run(ctx context.Context, s *config.Settings, log *zap.Logger, hooks Hooks) 
 			return 1, err
 		}
 	}
-	if err := preflight.PrepareDirs(s, plan.UID, plan.GID); err != nil {
+	// chronyd silently ignores a drift file it cannot read (and replaces it at its next clean
+	// stop): say so, since the clock then starts without its learnt frequency. A FIFO there
+	// would block chronyd before it serves anything: refuse it.
+	if warn, err := preflight.CheckDriftFile(s.DriftFile()); err != nil {
+		return 1, err
+	} else if warn != nil {
+		log.Warn("drift file unreadable: chronyd starts without its learnt frequency and replaces the file at its next clean stop",
+			zap.String("path", s.DriftFile()), zap.Error(warn))
+	}
+	if err := preflight.SetNoNewPrivs(); err != nil {
 		return 1, err
 	}
-	// chronyd silently ignores a drift file it cannot read (and replaces it at its next clean
-	// stop): say so, since the clock then starts without its learnt frequency.
-	if f, err := os.Open(s.DriftFile()); err == nil {
-		f.Close()
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		log.Warn("drift file unreadable: chronyd starts without its learnt frequency and replaces the file at its next clean stop",
-			zap.String("path", s.DriftFile()), zap.Error(err))
-	}
-
 	args := ChronydArgs(s, plan)
 	log.Info("starting chronyd", zap.Strings("argv", args), zap.Bool("mounted_conf", mounted))
 	chronydLog := log.Named("chronyd")
@@ -116,7 +144,7 @@ func Run(ctx context.Context, s *config.Settings, log *zap.Logger, hooks Hooks) 
 		AmbientCaps:     ambient,
 		ShutdownTimeout: hooks.ShutdownTimeout,
 		Log:             log,
-		Output:          func(line string) { chronylog.Log(chronydLog, line) },
+		Output:          func(line string) { logChronyd(chronydLog, line, serving) },
 		OnStart: func(pid int) error {
 			if err := preflight.ClearCapabilities(); err != nil {
 				return err
@@ -131,27 +159,82 @@ func Run(ctx context.Context, s *config.Settings, log *zap.Logger, hooks Hooks) 
 	})
 }
 
+// ServingFile is where Run writes what chronyd must serve (health.Serving), for the probes.
+func ServingFile(s *config.Settings) string { return filepath.Join(s.ChronydDir(), "serving.json") }
+
+// checkCredential runs `chronyd -p` as the chrony user in a root start; otherwise this
+// process already is that user.
+func checkCredential(plan preflight.Plan) *syscall.Credential {
+	if !plan.DropFromRoot {
+		return nil
+	}
+	return &syscall.Credential{Uid: uint32(plan.UID), Gid: uint32(plan.GID), Groups: []uint32{}}
+}
+
+// servingFor is what chronyd must serve according to its effective configuration, each port
+// with what sets it: the variable when the rendered file's value stands, else the files.
+func servingFor(s *config.Settings, eff chronyconf.Effective, mounted bool) health.Serving {
+	files := fmt.Sprintf("a drop-in in CHRONY_CONF_DIR=%s", s.ChronyConfDir)
+	if mounted {
+		files = fmt.Sprintf("CHRONY_CONF=%s or a drop-in in CHRONY_CONF_DIR=%s", s.ChronyConf, s.ChronyConfDir)
+	}
+	v := health.Serving{NTPPort: eff.NTPPort, NTSKEPort: eff.NTSKEPort}
+	if v.NTPPort != 0 {
+		v.NTPFrom = fmt.Sprintf("the port directive in %s", files)
+		if !mounted && v.NTPPort == s.NTPPort {
+			v.NTPFrom = fmt.Sprintf("NTP_PORT=%d", s.NTPPort)
+		}
+	}
+	if v.NTSKEPort != 0 {
+		v.NTSKEFrom = fmt.Sprintf("the ntsport directive in %s", files)
+		if !mounted && v.NTSKEPort == s.NTSPort {
+			v.NTSKEFrom = fmt.Sprintf("NTS_PORT=%d", s.NTSPort)
+		}
+	}
+	return v
+}
+
+// socketFailures are chronyd 4.3's messages for a server port it could not open; it then
+// runs on without serving that port.
+var socketFailures = []string{"Could not open NTP socket", "Could not open NTS-KE socket"}
+
+// logChronyd logs one chronyd line; a server socket chronyd could not open is a warning that
+// says which setting chose the port (Ready stays false meanwhile: health.Serving).
+func logChronyd(log *zap.Logger, line string, serving health.Serving) {
+	e := chronylog.Parse(line)
+	for _, f := range socketFailures {
+		if strings.HasPrefix(e.Message, f) {
+			log.Warn(e.Message+": chronyd runs on without serving this port, and is not ready",
+				zap.Int("ntp_port", serving.NTPPort), zap.String("ntp_port_from", serving.NTPFrom),
+				zap.Int("ntske_port", serving.NTSKEPort), zap.String("ntske_port_from", serving.NTSKEFrom))
+			return
+		}
+	}
+	chronylog.Log(log, line)
+}
+
 // checkPortsFree fails when another process already holds the NTP port (or the NTS-KE port)
-// that the rendered file serves on. chronyd 4.3 only logs "Could not open NTP socket" and runs
+// that chronyd will serve on. chronyd 4.3 only logs "Could not open NTP socket" and runs
 // on as a client, so the container would look healthy while serving nothing: typical with
 // hostNetwork on a node whose own chronyd or ntpd still runs. A port this process may not bind
 // (below ip_unprivileged_port_start without CAP_NET_BIND_SERVICE) is chronyd's business, not
-// a conflict. With a mounted file the entrypoint does not know the ports, so it checks nothing.
-func checkPortsFree(s *config.Settings) error {
-	if s.AllowAll || len(s.Allow) > 0 {
-		pc, err := net.ListenPacket("udp", ":"+strconv.Itoa(s.NTPPort))
+// a conflict. The port can still be taken between this check and chronyd's bind: Ready then
+// says so (health.Serving).
+func checkPortsFree(v health.Serving) error {
+	if v.NTPPort != 0 {
+		pc, err := net.ListenPacket("udp", ":"+strconv.Itoa(v.NTPPort))
 		if err == nil {
 			pc.Close()
 		} else if errors.Is(err, syscall.EADDRINUSE) {
-			return fmt.Errorf("NTP_PORT=%d: UDP port %d is already in use in this network namespace (with host networking: stop the node's own NTP server, or choose another NTP_PORT); chronyd would start without serving NTP", s.NTPPort, s.NTPPort)
+			return fmt.Errorf("%s: UDP port %d is already in use in this network namespace (with host networking: stop the node's own NTP server, or choose another port); chronyd would start without serving NTP", v.NTPFrom, v.NTPPort)
 		}
 	}
-	if s.NTSServerCert != "" {
-		ln, err := net.Listen("tcp", ":"+strconv.Itoa(s.NTSPort))
+	if v.NTSKEPort != 0 {
+		ln, err := net.Listen("tcp", ":"+strconv.Itoa(v.NTSKEPort))
 		if err == nil {
 			ln.Close()
 		} else if errors.Is(err, syscall.EADDRINUSE) {
-			return fmt.Errorf("NTS_PORT=%d: TCP port %d is already in use in this network namespace; chronyd would start without serving NTS-KE", s.NTSPort, s.NTSPort)
+			return fmt.Errorf("%s: TCP port %d is already in use in this network namespace; chronyd would start without serving NTS-KE", v.NTSKEFrom, v.NTSKEPort)
 		}
 	}
 	return nil
@@ -200,7 +283,15 @@ func EffectiveConfig(s *config.Settings) ([]byte, error) {
 			}
 		}
 	}
-	conf, _, err := confFor(s, clock)
+	conf, mounted, err := confFor(s, clock)
+	if err == nil && mounted {
+		// As Run does: no UDP command port unless the user's own file opens one.
+		ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
+		defer cancel()
+		if eff, ierr := chronyconf.Inspect(ctx, s.Chronyd, conf, s.RenderedConf(), nil); ierr == nil && eff.CmdPort < 0 {
+			conf = chronyconf.CloseCmdPort(conf)
+		}
+	}
 	return conf, err
 }
 

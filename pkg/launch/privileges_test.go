@@ -56,6 +56,7 @@ func TestPrivileges(t *testing.T) {
 		vars    []string
 		wantX   bool   // -x in argv
 		wantCap string // chronyd's permitted, effective and ambient sets
+		wantBnd string // chronyd's bounding set, when the entrypoint may narrow it
 		wantErr string // launcher fails with this text; capreport never starts
 	}{
 		{
@@ -63,6 +64,12 @@ func TestPrivileges(t *testing.T) {
 			setpriv: []string{"--bounding-set=-all,+setuid,+setgid,+sys_time"},
 			vars:    []string{"ALLOW=none"},
 			wantCap: capSysTime,
+		},
+		{
+			name:    "a root with SETPCAP narrows chronyd's bounding set",
+			setpriv: []string{"--bounding-set=-all,+setuid,+setgid,+setpcap,+sys_time"},
+			vars:    []string{"ALLOW=none"},
+			wantCap: capSysTime, wantBnd: capSysTime,
 		},
 		{
 			name:    "a root with NET_BIND_SERVICE and port 123",
@@ -161,6 +168,14 @@ func TestPrivileges(t *testing.T) {
 				if got != tc.wantCap {
 					t.Errorf("chronyd %s = %s, want %s", name, got, tc.wantCap)
 				}
+			}
+			// Without CAP_SETPCAP the bounding set keeps what the runtime gave (SETUID and
+			// SETGID in a root start): no_new_privs makes it unreachable whatever the runtime.
+			if r.NoNewPrivs != "1" {
+				t.Errorf("chronyd NoNewPrivs = %q (bounding set %s), want 1", r.NoNewPrivs, r.CapBnd)
+			}
+			if tc.wantBnd != "" && r.CapBnd != tc.wantBnd {
+				t.Errorf("chronyd CapBnd = %s, want %s", r.CapBnd, tc.wantBnd)
 			}
 			if x := slices.Contains(r.Argv, "-x"); x != tc.wantX {
 				t.Errorf("argv %q: -x %v, want %v", r.Argv, x, tc.wantX)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"syscall"
 
 	"github.com/chris-short/chrony/pkg/config"
@@ -23,10 +24,16 @@ import (
 // nothing: chronyd 4.3 treats a missing confdir as empty.
 func PrepareDirs(s *config.Settings, uid, gid int) error {
 	if err := os.MkdirAll(s.RunDir, 0o755); err != nil {
-		return fmt.Errorf("prepare RUN_DIR=%s: %w", s.RunDir, err)
+		if errors.Is(err, syscall.EROFS) {
+			return runDirReadOnly(s.RunDir, err)
+		}
+		return fmt.Errorf("prepare RUN_DIR=%s: %w; RUN_DIR must be writable by uid %d: mount a tmpfs or emptyDir there", s.RunDir, err, uid)
 	}
 	dir := s.ChronydDir()
 	if err := os.Mkdir(dir, 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
+		if errors.Is(err, syscall.EROFS) {
+			return runDirReadOnly(s.RunDir, err)
+		}
 		return fmt.Errorf("create chronyd's directory %s in RUN_DIR=%s (%s): %w; RUN_DIR must be writable by uid %d: mount a tmpfs or emptyDir there",
 			dir, s.RunDir, describe(s.RunDir), err, uid)
 	}
@@ -74,12 +81,13 @@ func checkWritable(env, dir string, uid, gid int) error {
 		// chown would not help: say what would.
 		return fmt.Errorf("%s=%s is on a read-only file system: %w; chronyd writes its drift file (and NTS keys) there: "+
 			"mount it read-write (docker run -v VOLUME:%s without :ro; Kubernetes volumeMounts readOnly: false), "+
-			"or mount a tmpfs or emptyDir there to run without keeping state", env, dir, syscall.EROFS, dir)
+			"or mount a tmpfs or emptyDir there to run without keeping state (docker run --tmpfs %s:uid=%d,gid=%d; Kubernetes emptyDir: {})", env, dir, syscall.EROFS, dir, dir, uid, gid)
 	}
 	if err != nil {
 		return fmt.Errorf("%s=%s is not writable by uid %d (it is %s): %w; fix: chown %d:%d %s on the host or volume, "+
-			"or use a named volume (Docker copies the image's ownership into a new one), or in Kubernetes set fsGroup: %d",
-			env, dir, uid, describe(dir), err, uid, gid, dir, gid)
+			"or use a named volume (Docker copies the image's ownership into a new one), or in Kubernetes set fsGroup: %d, "+
+			"or to run without keeping state mount a tmpfs owned by that user (docker run --tmpfs %s:uid=%d,gid=%d)",
+			env, dir, uid, describe(dir), err, uid, gid, dir, gid, dir, uid, gid)
 	}
 	name := f.Name()
 	// An empty file fits on a full disk; the drift file and NTS keys need a few KiB, and
@@ -111,4 +119,75 @@ func describe(path string) string {
 	}
 	st := fi.Sys().(*syscall.Stat_t)
 	return fmt.Sprintf("owner %d:%d mode %04o", st.Uid, st.Gid, st.Mode&0o7777)
+}
+
+// runDirReadOnly is the error for a RUN_DIR on a read-only file system: the quick start with
+// --read-only and no tmpfs.
+func runDirReadOnly(dir string, err error) error {
+	return fmt.Errorf("RUN_DIR=%s is on a read-only file system: %w; the entrypoint writes chrony.conf and chronyd its socket and pidfile there: "+
+		"mount a tmpfs there (docker run --read-only --tmpfs %s; Kubernetes an emptyDir volume mounted at %s)", dir, err, dir, dir)
+}
+
+// WriteFile puts data at path (mode 0644) by creating a new file beside it (O_EXCL, so never
+// through a name someone else prepared) and renaming it into place, so no symlink is followed
+// and no FIFO is opened. A path that exists and is not a regular file (a symlink, a FIFO, a
+// directory) is refused with an error naming it: in a shared RUN_DIR someone put it there.
+func WriteFile(env, path string, data []byte) error {
+	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
+		return fmt.Errorf("write %s in %s: it exists and is not a regular file (%s): remove it; the entrypoint never writes through a symlink or into a FIFO", path, env, fi.Mode().Type())
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("write %s in %s: %w", path, env, err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		if errors.Is(err, syscall.EROFS) && env == "RUN_DIR="+filepath.Dir(path) {
+			return runDirReadOnly(filepath.Dir(path), err)
+		}
+		return fmt.Errorf("write %s in %s: %w", path, env, err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("write %s in %s: %w", path, env, err)
+	}
+	return nil
+}
+
+// CheckDriftFile looks at chronyd's drift file without ever blocking: lstat first, and only a
+// regular file is opened (O_NONBLOCK|O_NOFOLLOW, so a FIFO swapped in meanwhile cannot hang
+// the start). A missing file is fine (nil, nil). Anything else but a regular file is an error
+// naming it: chronyd would block on a FIFO, silently, before it serves anything. An unreadable
+// regular file is returned as warn: chronyd ignores it and replaces it at its next clean stop.
+func CheckDriftFile(path string) (warn, err error) {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return err, nil
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("drift file %s in STATE_DIR is not a regular file (%s): remove it (chronyd recreates it); chronyd would block on a FIFO or follow a link", path, fi.Mode().Type())
+	}
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: path, Err: err}, nil
+	}
+	var st syscall.Stat_t
+	serr := syscall.Fstat(fd, &st)
+	syscall.Close(fd)
+	if serr == nil && st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return nil, fmt.Errorf("drift file %s in STATE_DIR is not a regular file: remove it (chronyd recreates it)", path)
+	}
+	return nil, nil
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/chris-short/chrony/internal/procstatus"
 	"github.com/chris-short/chrony/pkg/config"
 	"kernel.org/pub/linux/libs/security/libcap/cap"
 )
@@ -67,6 +68,10 @@ type Facts struct {
 	// UnprivilegedPortStart is net.ipv4.ip_unprivileged_port_start in this network namespace,
 	// or -1 when it cannot be read (then ports below 1024 are assumed privileged).
 	UnprivilegedPortStart int
+	// NoNewPrivs is the no_new_privs flag (NoNewPrivs in /proc/self/status): set by Docker's
+	// --security-opt no-new-privileges and Kubernetes' allowPrivilegeEscalation: false, it
+	// makes the kernel ignore the entrypoint's file capabilities.
+	NoNewPrivs bool
 }
 
 const portStartFile = "/proc/sys/net/ipv4/ip_unprivileged_port_start"
@@ -98,6 +103,9 @@ func Inspect(chronyUser string) (Facts, error) {
 		f.UserUID, _ = strconv.Atoi(u.Uid)
 		f.UserGID, _ = strconv.Atoi(u.Gid)
 	}
+	if st, err := procstatus.Read(0); err == nil {
+		f.NoNewPrivs = st.First("NoNewPrivs") == "1"
+	}
 	if b, err := os.ReadFile(portStartFile); err == nil {
 		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
 			f.UnprivilegedPortStart = n
@@ -114,16 +122,22 @@ type Plan struct {
 	// Keep is what chronyd gets as ambient capabilities, and all the entrypoint keeps until
 	// chronyd runs.
 	Keep Caps
+	// Bounding is chronyd's capability bounding set: Keep when the entrypoint may narrow it
+	// (CAP_SETPCAP), else what the runtime gave. Either way chronyd starts with no_new_privs,
+	// so nothing in the bounding set beyond Keep can be gained by any later exec.
+	Bounding Caps
 	// DropFromRoot: the entrypoint started as root and must become the chrony user first.
 	DropFromRoot bool
 	// User, UID and GID are chronyd's user (the -u argument) and the ids the entrypoint
 	// becomes.
 	User     string
 	UID, GID int
+	// BindReason says why chronyd holds CAP_NET_BIND_SERVICE or needs none (set by Serve).
+	BindReason string
 	// Warn marks a plan the operator probably did not want (CLOCK_CONTROL=auto without the
 	// capability): log Summary at warn level.
 	Warn bool
-	// Summary is the decision in one log line.
+	// Summary is the decision in one short line; the reasons are in the fields above.
 	Summary string
 }
 
@@ -136,7 +150,9 @@ var (
 	ErrBindPort       = errors.New("cannot bind the NTP port")
 )
 
-// Decide turns facts and settings into a Plan, or an error that says exactly what to change.
+// Decide turns facts and settings into a Plan (user, clock control), or an error that says
+// exactly what to change. The ports are decided by Serve, once the effective configuration
+// is known.
 func Decide(f Facts, s *config.Settings) (Plan, error) {
 	p := Plan{User: f.User, UID: f.UserUID, GID: f.UserGID, DropFromRoot: f.UID == 0}
 	if f.UserErr != nil {
@@ -156,14 +172,20 @@ func Decide(f Facts, s *config.Settings) (Plan, error) {
 		return p, fmt.Errorf("%w: running as uid %d but CHRONY_USER=%q is uid %d: run as that user (--user %d:%d), or as root with SETUID and SETGID, or set CHRONY_USER to the user you run as",
 			ErrUser, f.UID, f.User, f.UserUID, f.UserUID, f.UserGID)
 	}
-
 	have := f.Permitted.Has(cap.SYS_TIME)
 	dropped := !have && !root && f.Bounding.Has(cap.SYS_TIME)
 	const grant = "grant it: docker run --cap-add SYS_TIME; Kubernetes securityContext.capabilities.add: [\"SYS_TIME\"] (a privileged Pod Security level); " +
 		"it lets the container set the host's clock"
+	asRoot := fmt.Sprintf("run as root with SETUID and SETGID (docker run --user 0 --cap-drop ALL --cap-add SYS_TIME --cap-add SETUID --cap-add SETGID; the entrypoint drops to %s itself)", f.User)
 	droppedFix := fmt.Sprintf("CAP_SYS_TIME is in the bounding set but not permitted to uid %d: the runtime dropped it for a non-root user (Docker and Kubernetes do); "+
-		"either run as root with SETUID and SETGID (docker run --user 0 --cap-drop ALL --cap-add SYS_TIME --cap-add SETUID --cap-add SETGID; the entrypoint drops to %s itself) "+
-		"or use a runtime that keeps it for non-root users (Podman --cap-add SYS_TIME, or a +p file capability on the entrypoint where the runtime keeps the permitted set)", f.UID, f.User)
+		"either %s or use a runtime that keeps it for non-root users (Podman --cap-add SYS_TIME, or a +p file capability on the entrypoint where the runtime keeps the permitted set)", f.UID, asRoot)
+	if f.NoNewPrivs {
+		// The image's entrypoint carries cap_sys_time+p; the kernel ignores file capabilities
+		// under no_new_privs, which is the real cause whatever the runtime.
+		droppedFix = fmt.Sprintf("CAP_SYS_TIME is in the bounding set but not permitted to uid %d because no-new-privileges is set (NoNewPrivs: 1 in /proc/self/status): "+
+			"the kernel then ignores the entrypoint's file capability; either drop it (remove docker run --security-opt no-new-privileges; Kubernetes allowPrivilegeEscalation: true) "+
+			"or %s", f.UID, asRoot)
+	}
 	switch s.ClockControl {
 	case config.ClockOff:
 		p.ClockReason = "CLOCK_CONTROL=off"
@@ -188,31 +210,46 @@ func Decide(f Facts, s *config.Settings) (Plan, error) {
 	if p.ClockControl {
 		p.Keep |= CapsOf(cap.SYS_TIME)
 	}
+	p.finish(f)
+	return p, nil
+}
 
-	bindNote := ""
-	serves := s.AllowAll || len(s.Allow) > 0
+// Serve completes p for the NTP port chronyd will serve (0: none), as the effective
+// configuration says; from names what sets it ("NTP_PORT=123", "CHRONY_CONF=/etc/chrony.conf")
+// for the error. A port below ip_unprivileged_port_start needs CAP_NET_BIND_SERVICE.
+func (p Plan) Serve(f Facts, port int, from string) (Plan, error) {
 	switch {
-	case s.NTPPort >= 1024 || !serves:
-	case f.UnprivilegedPortStart >= 0 && s.NTPPort >= f.UnprivilegedPortStart:
-		bindNote = fmt.Sprintf("; CAP_NET_BIND_SERVICE not needed: ip_unprivileged_port_start=%d", f.UnprivilegedPortStart)
+	case port == 0:
+		p.BindReason = "serves no NTP port"
+	case port >= 1024:
+		p.BindReason = fmt.Sprintf("NTP port %d needs no CAP_NET_BIND_SERVICE", port)
+	case f.UnprivilegedPortStart >= 0 && port >= f.UnprivilegedPortStart:
+		p.BindReason = fmt.Sprintf("NTP port %d needs no CAP_NET_BIND_SERVICE: ip_unprivileged_port_start=%d", port, f.UnprivilegedPortStart)
 	case f.Permitted.Has(cap.NET_BIND_SERVICE):
 		p.Keep |= CapsOf(cap.NET_BIND_SERVICE)
+		p.BindReason = fmt.Sprintf("NTP port %d is below ip_unprivileged_port_start=%d", port, f.UnprivilegedPortStart)
 	default:
-		return p, fmt.Errorf("%w: NTP_PORT=%d is below ip_unprivileged_port_start=%d and CAP_NET_BIND_SERVICE is not permitted: "+
+		return p, fmt.Errorf("%w: %s: port %d is below ip_unprivileged_port_start=%d and CAP_NET_BIND_SERVICE is not permitted: "+
 			"grant it (docker run --cap-add NET_BIND_SERVICE; Kubernetes capabilities.add: [\"NET_BIND_SERVICE\"]), "+
-			"or set the sysctl net.ipv4.ip_unprivileged_port_start=0 (Docker sets it in a container's own network), or use NTP_PORT of 1024 or more",
-			ErrBindPort, s.NTPPort, f.UnprivilegedPortStart)
+			"or set the sysctl net.ipv4.ip_unprivileged_port_start=0 (Docker sets it in a container's own network), or serve on a port of 1024 or more",
+			ErrBindPort, from, port, f.UnprivilegedPortStart)
 	}
+	p.finish(f)
+	return p, nil
+}
 
+// finish sets the fields that follow from Keep: the bounding set and the summary.
+func (p *Plan) finish(f Facts) {
+	p.Bounding = p.Keep
+	if !f.Permitted.Has(cap.SETPCAP) {
+		p.Bounding = f.Bounding
+	}
 	clock := "off (-x)"
+	if p.Warn {
+		clock = "off (-x) as CAP_SYS_TIME is not permitted (clock_reason says how to grant it)"
+	}
 	if p.ClockControl {
 		clock = "on"
 	}
-	drop := ""
-	if p.DropFromRoot {
-		drop = "; entrypoint drops from root to " + f.User
-	}
-	p.Summary = fmt.Sprintf("clock control %s: %s; chronyd runs as %s (%d:%d) with capabilities %s%s%s; entrypoint keeps none once chronyd runs",
-		clock, p.ClockReason, f.User, f.UserUID, f.UserGID, p.Keep, bindNote, drop)
-	return p, nil
+	p.Summary = fmt.Sprintf("clock control %s; chronyd runs as %s (%d:%d) with capabilities %s", clock, p.User, p.UID, p.GID, p.Keep)
 }

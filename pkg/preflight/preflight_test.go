@@ -18,7 +18,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 func TestDecide(t *testing.T) {
-	all := CapsOf(cap.SETUID, cap.SETGID, cap.SYS_TIME, cap.NET_BIND_SERVICE, cap.CHOWN)
+	all := CapsOf(cap.SETUID, cap.SETGID, cap.SETPCAP, cap.SYS_TIME, cap.NET_BIND_SERVICE, cap.CHOWN)
 	root := Facts{UID: 0, Permitted: all, Effective: all, Bounding: all, User: "chrony", UserUID: 100, UserGID: 101, UnprivilegedPortStart: 1024}
 	chrony := Facts{UID: 100, GID: 101, Bounding: all, User: "chrony", UserUID: 100, UserGID: 101, UnprivilegedPortStart: 1024}
 	with := func(f Facts, mod func(*Facts)) Facts { mod(&f); return f }
@@ -41,6 +41,8 @@ func TestDecide(t *testing.T) {
 		{"non-root, permitted SYS_TIME", with(chrony, func(f *Facts) { f.Permitted = CapsOf(cap.SYS_TIME) }), settings(config.ClockOn, 1123, true)},
 		{"non-root, bounding only, auto", chrony, settings(config.ClockAuto, 1123, true)},
 		{"non-root, bounding only, on", chrony, settings(config.ClockOn, 1123, true)},
+		{"non-root, bounding only, no-new-privileges, auto", with(chrony, func(f *Facts) { f.NoNewPrivs = true }), settings(config.ClockAuto, 1123, true)},
+		{"root without SETPCAP keeps the runtime's bounding set", with(root, func(f *Facts) { f.Permitted &^= CapsOf(cap.SETPCAP) }), settings(config.ClockAuto, 1123, true)},
 		{"non-root, nothing, on", with(chrony, func(f *Facts) { f.Bounding = 0 }), settings(config.ClockOn, 1123, true)},
 		{"non-root, other uid", with(chrony, func(f *Facts) { f.UID = 1000 }), settings(config.ClockAuto, 1123, true)},
 		{"user is root", with(root, func(f *Facts) { f.UserUID = 0 }), settings(config.ClockAuto, 1123, true)},
@@ -51,11 +53,18 @@ func TestDecide(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := Decide(tc.f, tc.s)
 			fmt.Fprintf(&b, "== %s\n", tc.name)
+			if err == nil {
+				port := 0
+				if tc.s.AllowAll {
+					port = tc.s.NTPPort
+				}
+				p, err = p.Serve(tc.f, port, fmt.Sprintf("NTP_PORT=%d", tc.s.NTPPort))
+			}
 			if err != nil {
 				fmt.Fprintf(&b, "error: %v\n", err)
 				return
 			}
-			fmt.Fprintf(&b, "clock=%v keep=%s drop=%v warn=%v\n%s\n", p.ClockControl, p.Keep, p.DropFromRoot, p.Warn, p.Summary)
+			fmt.Fprintf(&b, "clock=%v keep=%s bounding=%s drop=%v warn=%v\n%s\nclock: %s\nbind: %s\n", p.ClockControl, p.Keep, p.Bounding, p.DropFromRoot, p.Warn, p.Summary, p.ClockReason, p.BindReason)
 		})
 	}
 	golden.Compare(t, *update, filepath.Join("testdata", "decide.golden"), b.String())

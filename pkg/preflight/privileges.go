@@ -3,8 +3,10 @@ package preflight
 import (
 	"fmt"
 	"os"
+	"syscall"
 
 	"kernel.org/pub/linux/libs/security/libcap/cap"
+	"kernel.org/pub/linux/libs/security/libcap/psx"
 )
 
 // Apply makes this process what p needs before chronyd starts: the chrony user (when started
@@ -69,6 +71,20 @@ func ClearCapabilities() error {
 	}
 	if err := cap.NewSet().SetProc(); err != nil {
 		return fmt.Errorf("clear capabilities: %w", err)
+	}
+	return nil
+}
+
+// prSetNoNewPrivs is PR_SET_NO_NEW_PRIVS from <linux/prctl.h>.
+const prSetNoNewPrivs = 38
+
+// SetNoNewPrivs sets no_new_privs on every thread of this process, so chronyd inherits it: no
+// exec by chronyd or its helpers can gain a capability (from a setuid binary or a file
+// capability) beyond the ambient ones it starts with, whatever is left in a bounding set the
+// entrypoint could not narrow (no CAP_SETPCAP). Ambient capabilities still pass.
+func SetNoNewPrivs() error {
+	if _, _, errno := psx.Syscall6(syscall.SYS_PRCTL, prSetNoNewPrivs, 1, 0, 0, 0, 0); errno != 0 {
+		return fmt.Errorf("set no_new_privs: %w", errno)
 	}
 	return nil
 }

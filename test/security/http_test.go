@@ -115,3 +115,52 @@ func TestHTTPReadOnlyAndBounded(t *testing.T) {
 		}
 	})
 }
+
+// TestHTTPAddrBoundBeforeChronyd: HTTP_ADDR is bound before chronyd starts (and before the
+// privilege drop): a bad address is one error naming HTTP_ADDR, and chronyd never starts; a
+// port below 1024 works in a root start, as chronyd's user never binds it.
+func TestHTTPAddrBoundBeforeChronyd(t *testing.T) {
+	up := chronytest.StartUpstream(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	entrypointtest.Must(t, err)
+	defer taken.Close()
+	for _, tc := range []struct{ name, addr, want string }{
+		{"address not on this host", "192.0.2.1:9123", "not on this host"},
+		{"port in use", taken.Addr().String(), "address already in use"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newContainer(t, up)
+			c.Set(t, "HTTP_ADDR="+tc.addr)
+			r, err := entrypointtest.TryRun(bin, 20*time.Second, c.Env)
+			entrypointtest.Must(t, err)
+			if r.Code != 1 || !strings.Contains(r.Stderr, "listen on HTTP_ADDR="+tc.addr) || !strings.Contains(r.Stderr, tc.want) {
+				t.Errorf("exit %d, want 1 with HTTP_ADDR=%s and %q in:\n%s", r.Code, tc.addr, tc.want, r.Stderr)
+			}
+			for _, never := range []string{"starting chronyd", "chronyd exited", "chronyd version"} {
+				if strings.Contains(r.Stderr, never) {
+					t.Errorf("%q in the log: chronyd was started:\n%s", never, r.Stderr)
+				}
+			}
+		})
+	}
+	t.Run("port below 1024 in a root start", func(t *testing.T) {
+		var addr string
+		for p := 1000; p > 900 && addr == ""; p-- {
+			if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
+				addr = ln.Addr().String()
+				ln.Close()
+			}
+		}
+		if addr == "" {
+			t.Fatal("no free TCP port in 901-1000 on 127.0.0.1")
+		}
+		c := newContainer(t, up)
+		c.Set(t, "HTTP_ADDR="+addr)
+		c.HTTPAddr = addr
+		c.start(t)
+		c.waitProbe(t, "live", 15*time.Second)
+		if body, code, err := get("http://"+addr+"/healthz", 5*time.Second); err != nil || code != http.StatusOK {
+			t.Errorf("GET /healthz on %s: %d %v %q\n%s", addr, code, err, body, c.proc.Logs)
+		}
+	})
+}

@@ -5,7 +5,8 @@
 // It writes one JSON object to the file named by CAPREPORT_OUT (or stdout), creates the files
 // named by CAPREPORT_PIDFILE and CAPREPORT_SOCKET when set (as chronyd would), then waits for
 // SIGTERM, SIGINT or SIGQUIT and exits 0; it exits by itself after 60 s. With -p (chronyd's
-// config check) it exits 0 at once without reporting.
+// config check) it prints the -f file as chronyd -p would (without expanding includes) and
+// exits 0 without reporting.
 package main
 
 import (
@@ -35,6 +36,14 @@ type Report struct {
 
 func main() {
 	if slices.Contains(os.Args[1:], "-p") {
+		if i := slices.Index(os.Args, "-f"); i > 0 && i+1 < len(os.Args) {
+			b, err := os.ReadFile(os.Args[i+1])
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "capreport:", err)
+				os.Exit(1)
+			}
+			os.Stdout.Write(b)
+		}
 		return
 	}
 	sigs := make(chan os.Signal, 1)

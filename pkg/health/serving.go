@@ -1,0 +1,166 @@
+package health
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Serving is what chronyd is meant to serve, as the entrypoint decided it from chronyd's
+// effective configuration. The entrypoint writes it to a file in chronyd's directory at every
+// start, so an exec probe (a separate process) knows it too.
+type Serving struct {
+	// NTPPort is the UDP port chronyd must hold; 0: it serves no NTP (a client only).
+	NTPPort int `json:"ntp_port"`
+	// NTPFrom names what sets it, for the not-ready reason: "NTP_PORT=123".
+	NTPFrom string `json:"ntp_from,omitempty"`
+	// NTSKEPort is the TCP port chronyd must listen on for NTS-KE; 0: no NTS server.
+	NTSKEPort int `json:"ntske_port"`
+	// NTSKEFrom names what sets it: "NTS_PORT=4460".
+	NTSKEFrom string `json:"ntske_from,omitempty"`
+}
+
+// ReadServing reads a Serving file.
+func ReadServing(path string) (Serving, error) {
+	var s Serving
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("parse %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Marshal is the file's content.
+func (s Serving) Marshal() []byte {
+	b, _ := json.Marshal(s) // plain ints and strings: cannot fail
+	return append(b, '\n')
+}
+
+// tcpListen is the st column of /proc/net/tcp for a listening socket.
+const tcpListen = "0A"
+
+// Check reports whether the process pid (chronyd, as its pidfile names it) holds what s says:
+// a UDP socket bound to NTPPort and a TCP socket listening on NTSKEPort. It reads
+// /proc/<pid>/fd (readable by chronyd's own uid, as which the probes run) for the process's
+// socket inodes and /proc/<pid>/net/{udp,udp6,tcp,tcp6} (its network namespace) for their
+// ports. chronyd only logs "Could not open NTP socket" when a port is taken or not permitted,
+// then runs on as a client: without this check it would look ready while serving nothing.
+func (s Serving) Check(pid int) Result {
+	if s.NTPPort == 0 && s.NTSKEPort == 0 {
+		return Result{OK: true, Reason: "serves no port"}
+	}
+	inodes, err := socketInodes(pid)
+	if err != nil {
+		return Result{Reason: "cannot check chronyd's sockets: " + oneLine(err), Err: err}
+	}
+	if s.NTPPort != 0 {
+		ok, err := holds(pid, inodes, []string{"udp", "udp6"}, s.NTPPort, "")
+		if err != nil {
+			return Result{Reason: "cannot check chronyd's sockets: " + oneLine(err), Err: err}
+		}
+		if !ok {
+			return Result{Reason: fmt.Sprintf("chronyd (pid %d) holds no UDP socket on NTP port %d (%s), so it serves no client: "+
+				"it could not open it (its log says \"Could not open NTP socket\"): another process holds the port (with host networking: the node's own NTP server) "+
+				"or the port needs CAP_NET_BIND_SERVICE; free the port or change %s",
+				pid, s.NTPPort, s.NTPFrom, s.NTPFrom)}
+		}
+	}
+	if s.NTSKEPort != 0 {
+		ok, err := holds(pid, inodes, []string{"tcp", "tcp6"}, s.NTSKEPort, tcpListen)
+		if err != nil {
+			return Result{Reason: "cannot check chronyd's sockets: " + oneLine(err), Err: err}
+		}
+		if !ok {
+			return Result{Reason: fmt.Sprintf("chronyd (pid %d) does not listen on NTS-KE port %d (%s), so NTS clients get no keys: "+
+				"it could not open it (see its log): another process holds the port or it needs CAP_NET_BIND_SERVICE; free the port or change %s",
+				pid, s.NTSKEPort, s.NTSKEFrom, s.NTSKEFrom)}
+		}
+	}
+	return Result{OK: true, Reason: fmt.Sprintf("serving NTP port %d, NTS-KE port %d", s.NTPPort, s.NTSKEPort)}
+}
+
+// socketInodes are the inodes of the sockets pid holds ("socket:[123]" links in its fd dir).
+func socketInodes(pid int) (map[string]bool, error) {
+	dir := filepath.Join("/proc", strconv.Itoa(pid), "fd")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	inodes := map[string]bool{}
+	for _, e := range ents {
+		l, err := os.Readlink(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue // closed meanwhile
+		}
+		if in, ok := strings.CutPrefix(l, "socket:["); ok {
+			inodes[strings.TrimSuffix(in, "]")] = true
+		}
+	}
+	return inodes, nil
+}
+
+// holds reports whether one of inodes is a socket of the given tables bound to local port
+// (and in state, when not empty).
+func holds(pid int, inodes map[string]bool, tables []string, port int, state string) (bool, error) {
+	hexPort := fmt.Sprintf(":%04X", port)
+	for _, t := range tables {
+		path := filepath.Join("/proc", strconv.Itoa(pid), "net", t)
+		f, err := os.Open(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // no IPv6 in this kernel
+		}
+		if err != nil {
+			return false, err
+		}
+		sc := bufio.NewScanner(f)
+		sc.Scan() // header
+		for sc.Scan() {
+			// sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+			fields := strings.Fields(sc.Text())
+			if len(fields) < 10 || !strings.HasSuffix(fields[1], hexPort) {
+				continue
+			}
+			if (state == "" || fields[3] == state) && inodes[fields[9]] {
+				f.Close()
+				return true, nil
+			}
+		}
+		err = sc.Err()
+		f.Close()
+		if err != nil {
+			return false, fmt.Errorf("read %s: %w", path, err)
+		}
+	}
+	return false, nil
+}
+
+// checkServing is Ready's first question when the prober knows where the entrypoint wrote
+// what chronyd must serve: nothing else matters if chronyd serves no client. A chronyd that
+// is not running (no pidfile) is left to the command-socket question to report.
+func (p Prober) checkServing() Result {
+	if p.ServingFile == "" || p.PIDFile == "" {
+		return Result{OK: true}
+	}
+	b, err := os.ReadFile(p.PIDFile)
+	if err != nil {
+		return Result{OK: true}
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return Result{OK: true}
+	}
+	want, err := ReadServing(p.ServingFile)
+	if err != nil {
+		return Result{Reason: "cannot read what chronyd must serve: " + oneLine(err), Err: err}
+	}
+	return want.Check(pid)
+}
