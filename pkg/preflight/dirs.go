@@ -158,6 +158,9 @@ func WriteFile(env, path string, data []byte) error {
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
+		if errors.Is(err, fs.ErrPermission) {
+			return fmt.Errorf("write %s in %s: %w; an earlier start left it owned by another user in a sticky directory: remove it (a fresh tmpfs or emptyDir has none)", path, env, err)
+		}
 		return fmt.Errorf("write %s in %s: %w", path, env, err)
 	}
 	return nil

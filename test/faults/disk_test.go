@@ -73,3 +73,24 @@ func TestStateDirUnusable(t *testing.T) {
 		})
 	}
 }
+
+// TestRunDirReadOnly: the old quick start (docker run --read-only without --tmpfs /run/chrony)
+// stops with exit 1 and one error line that names RUN_DIR and the fix, chronyd never started.
+func TestRunDirReadOnly(t *testing.T) {
+	t.Parallel()
+	c := entrypointtest.NewContainer(t, "127.0.0.1 port 9 iburst") // never reached
+	mountTmpfs(t, c.Run, "ro,mode=0755")
+	p := entrypointtest.Start(t, bin, c.Env)
+	if code := p.Wait(t, 10*time.Second); code != 1 {
+		t.Errorf("exit %d, want 1\n%s", code, p.Logs)
+	}
+	logs := p.Logs.String()
+	if strings.Contains(logs, "starting chronyd") {
+		t.Errorf("chronyd was started:\n%s", logs)
+	}
+	errs := errorLines(t, logs)
+	if len(errs) != 1 {
+		t.Fatalf("want exactly one error line, got %d:\n%s", len(errs), logs)
+	}
+	golden.Compare(t, *update, filepath.Join("testdata", "run-dir-read-only.err"), strings.ReplaceAll(errs[0].Error, c.Run, "RUN_DIR")+"\n")
+}
