@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Serving is what chronyd is meant to serve, as the entrypoint decided it from chronyd's
@@ -29,7 +31,7 @@ type Serving struct {
 // ReadServing reads a Serving file.
 func ReadServing(path string) (Serving, error) {
 	var s Serving
-	b, err := os.ReadFile(path)
+	b, err := readSmall(path)
 	if err != nil {
 		return s, err
 	}
@@ -150,7 +152,7 @@ func (p Prober) checkServing() Result {
 	if p.ServingFile == "" || p.PIDFile == "" {
 		return Result{OK: true}
 	}
-	b, err := os.ReadFile(p.PIDFile)
+	b, err := readSmall(p.PIDFile)
 	if err != nil {
 		return Result{OK: true}
 	}
@@ -163,4 +165,26 @@ func (p Prober) checkServing() Result {
 		return Result{Reason: "cannot read what chronyd must serve: " + oneLine(err), Err: err}
 	}
 	return want.Check(pid)
+}
+
+// maxSmall bounds what readSmall reads: a pidfile or a Serving file is a few dozen bytes.
+const maxSmall = 4096
+
+// readSmall reads a small regular file in chronyd's directory without following a symlink or
+// blocking on a FIFO: chronyd's user can replace these files, and a probe or an HTTP handler
+// must not hang on what it finds there.
+func readSmall(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+	}
+	return io.ReadAll(io.LimitReader(f, maxSmall))
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -69,5 +70,32 @@ func TestServing(t *testing.T) {
 				t.Errorf("chronyd did not fail to open its socket:\n%s", in.Logs())
 			}
 		})
+	}
+}
+
+// TestServingFileFIFO: a FIFO where the entrypoint wrote the Serving file (chronyd's user can
+// put one there) makes Ready answer "cannot check" at once instead of hanging the probe or
+// an HTTP handler.
+func TestServingFileFIFO(t *testing.T) {
+	dir := t.TempDir()
+	pidfile := filepath.Join(dir, "chronyd.pid")
+	if err := os.WriteFile(pidfile, fmt.Appendf(nil, "%d\n", os.Getpid()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "serving.json")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan health.Result, 1)
+	go func() {
+		done <- health.Prober{Socket: filepath.Join(dir, "none.sock"), ClientDir: dir, ServingFile: fifo, PIDFile: pidfile}.Ready(context.Background())
+	}()
+	select {
+	case r := <-done:
+		if r.OK || r.Err == nil || !strings.Contains(r.Reason, "not a regular file") {
+			t.Errorf("Ready = %+v, want an error saying the file is not a regular file", r)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Ready blocked on a FIFO")
 	}
 }

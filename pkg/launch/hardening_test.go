@@ -163,31 +163,46 @@ func TestMountedConf(t *testing.T) {
 	}
 }
 
-// TestServingFile: a start writes what chronyd must serve (the port and the variable that sets
-// it) where the probes read it, and the chronyd it started holds that port, so Ready's port
-// check passes (health's TestServing covers the chronyd that could not open it).
+// TestServingFile: a start writes what chronyd must serve (the ports and the variables that
+// set them) where the probes read it, and the chronyd it started holds those ports, NTS-KE
+// included, so Ready's port check passes (health's TestServing covers the chronyd that could
+// not open its port).
 func TestServingFile(t *testing.T) {
 	chronyd := chronytest.Chronyd(t)
 	up := chronytest.StartUpstream(t)
-	e := newEnv(t, chronyd)
-	port := chronytest.FreeUDPPort(t)
-	h := startHelper(t, helperBinary(t), e, nil, "CLOCK_CONTROL=off", "ALLOW=all", "LOCAL_STRATUM=off",
-		fmt.Sprintf("NTP_PORT=%d", port),
-		fmt.Sprintf("NTP_SERVERS=127.0.0.1 port %d iburst minpoll -2 maxpoll 0", up.Port))
-	h.waitStarted(t, e)
-	waitSynced(t, h, filepath.Join(e.run, "chronyd", "chronyd.sock"))
-	got, err := health.ReadServing(filepath.Join(e.run, "chronyd", "serving.json"))
-	must(t, err)
-	if want := (health.Serving{NTPPort: port, NTPFrom: fmt.Sprintf("NTP_PORT=%d", port)}); got != want {
-		t.Errorf("serving.json = %+v, want %+v", got, want)
-	}
-	p := health.Prober{
-		Socket: filepath.Join(e.run, "chronyd", "chronyd.sock"), ClientDir: e.run,
-		ServingFile: filepath.Join(e.run, "chronyd", "serving.json"), PIDFile: filepath.Join(e.run, "chronyd", "chronyd.pid"),
-		Thresholds: health.Thresholds{MaxDistance: 10 * time.Second},
-	}
-	if r := p.Ready(context.Background()); !r.OK {
-		t.Errorf("not ready: %s\n%s", r.Reason, h.stderr)
+	for _, nts := range []bool{false, true} {
+		t.Run(fmt.Sprintf("nts=%v", nts), func(t *testing.T) {
+			e := newEnv(t, chronyd)
+			port := chronytest.FreeUDPPort(t)
+			vars := []string{"CLOCK_CONTROL=off", "ALLOW=all", "LOCAL_STRATUM=off",
+				fmt.Sprintf("NTP_PORT=%d", port),
+				fmt.Sprintf("NTP_SERVERS=127.0.0.1 port %d iburst minpoll -2 maxpoll 0", up.Port)}
+			want := health.Serving{NTPPort: port, NTPFrom: fmt.Sprintf("NTP_PORT=%d", port)}
+			if nts {
+				tls := filepath.Join(e.base, "tls")
+				must(t, os.Mkdir(tls, 0o755))
+				cert, key := writePair(t, tls)
+				ntsPort := chronytest.FreeTCPPort(t)
+				vars = append(vars, "NTS_SERVER_CERT="+cert, "NTS_SERVER_KEY="+key, fmt.Sprintf("NTS_PORT=%d", ntsPort))
+				want.NTSKEPort, want.NTSKEFrom = ntsPort, fmt.Sprintf("NTS_PORT=%d", ntsPort)
+			}
+			h := startHelper(t, helperBinary(t), e, nil, vars...)
+			h.waitStarted(t, e)
+			waitSynced(t, h, filepath.Join(e.run, "chronyd", "chronyd.sock"))
+			got, err := health.ReadServing(filepath.Join(e.run, "chronyd", "serving.json"))
+			must(t, err)
+			if got != want {
+				t.Errorf("serving.json = %+v, want %+v", got, want)
+			}
+			p := health.Prober{
+				Socket: filepath.Join(e.run, "chronyd", "chronyd.sock"), ClientDir: e.run,
+				ServingFile: filepath.Join(e.run, "chronyd", "serving.json"), PIDFile: filepath.Join(e.run, "chronyd", "chronyd.pid"),
+				Thresholds: health.Thresholds{MaxDistance: 10 * time.Second},
+			}
+			if r := p.Ready(context.Background()); !r.OK {
+				t.Errorf("not ready: %s\n%s", r.Reason, h.stderr)
+			}
+		})
 	}
 }
 
