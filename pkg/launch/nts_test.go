@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,6 +34,10 @@ func TestNTSKeyPairCheckedBeforeStart(t *testing.T) {
 		{"readable pair starts chronyd", func(t *testing.T, cert, key, other string) {}, ""},
 		{"certificate mode 000", func(t *testing.T, cert, key, other string) { must(t, os.Chmod(cert, 0)) }, "NTS_SERVER_CERT "},
 		{"key mode 000", func(t *testing.T, cert, key, other string) { must(t, os.Chmod(key, 0)) }, "NTS_SERVER_KEY "},
+		{"certificate is a FIFO", func(t *testing.T, cert, key, other string) {
+			must(t, os.Remove(cert))
+			must(t, syscall.Mkfifo(cert, 0o644))
+		}, "not a regular file"},
 		{"key of another certificate", func(t *testing.T, cert, key, other string) {
 			_, otherKey := writePair(t, other)
 			must(t, os.Rename(otherKey, key))

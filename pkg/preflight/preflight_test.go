@@ -119,3 +119,83 @@ func TestPrepareDirs(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteFile: a regular file or none is replaced through a new file renamed into place; a
+// symlink, FIFO or directory at the path is refused, naming it, and left as it was (this must
+// return at once: a FIFO opened for writing would block).
+func TestWriteFile(t *testing.T) {
+	cases := []struct {
+		name    string
+		prepare func(t *testing.T, path, target string)
+		wantErr bool
+	}{
+		{"missing", func(t *testing.T, path, target string) {}, false},
+		{"regular", func(t *testing.T, path, target string) { must(t, os.WriteFile(path, []byte("old"), 0o600)) }, false},
+		{"symlink", func(t *testing.T, path, target string) { must(t, os.Symlink(target, path)) }, true},
+		{"dangling symlink", func(t *testing.T, path, target string) { must(t, os.Symlink(target+".none", path)) }, true},
+		{"FIFO", func(t *testing.T, path, target string) { must(t, syscall.Mkfifo(path, 0o666)) }, true},
+		{"directory", func(t *testing.T, path, target string) { must(t, os.Mkdir(path, 0o755)) }, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path, target := filepath.Join(dir, "chrony.conf"), filepath.Join(dir, "target")
+			must(t, os.WriteFile(target, []byte("precious"), 0o600))
+			tc.prepare(t, path, target)
+			err := WriteFile("RUN_DIR="+dir, path, []byte("new\n"))
+			if tc.wantErr {
+				if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "not a regular file") {
+					t.Errorf("err = %v, want one naming %s as not a regular file", err, path)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			} else if b, _ := os.ReadFile(path); string(b) != "new\n" {
+				t.Errorf("content %q", b)
+			} else if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o644 {
+				t.Errorf("mode %v, want 0644", fi.Mode())
+			}
+			if b, _ := os.ReadFile(target); string(b) != "precious" {
+				t.Errorf("target changed: %q", b)
+			}
+			if left, _ := filepath.Glob(filepath.Join(dir, ".chrony.conf.*")); len(left) != 0 {
+				t.Errorf("temporary files left: %v", left)
+			}
+		})
+	}
+}
+
+// TestCheckDriftFile: only a regular drift file is opened; anything else is an error naming
+// it, returned at once.
+func TestCheckDriftFile(t *testing.T) {
+	cases := []struct {
+		name              string
+		prepare           func(t *testing.T, path string)
+		wantWarn, wantErr bool
+	}{
+		{"missing", func(t *testing.T, path string) {}, false, false},
+		{"regular", func(t *testing.T, path string) { must(t, os.WriteFile(path, []byte("1 2\n"), 0o644)) }, false, false},
+		{"FIFO", func(t *testing.T, path string) { must(t, syscall.Mkfifo(path, 0o666)) }, false, true},
+		{"symlink", func(t *testing.T, path string) { must(t, os.Symlink("/etc/passwd", path)) }, false, true},
+		{"directory", func(t *testing.T, path string) { must(t, os.Mkdir(path, 0o755)) }, false, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "drift")
+			tc.prepare(t, path)
+			warn, err := CheckDriftFile(path)
+			if (warn != nil) != tc.wantWarn || (err != nil) != tc.wantErr {
+				t.Fatalf("warn %v, err %v", warn, err)
+			}
+			if err != nil && !strings.Contains(err.Error(), path) {
+				t.Errorf("error does not name %s: %v", path, err)
+			}
+		})
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
