@@ -75,7 +75,8 @@ func Run(ctx context.Context, s *config.Settings, log *zap.Logger, hooks Hooks) 
 		}
 	}
 	serving := servingFor(s, eff, mounted)
-	plan, err = plan.Serve(facts, serving.NTPPort, serving.NTPFrom)
+	plan, err = plan.Serve(facts, preflight.Port{Number: serving.NTPPort, Name: "NTP port", From: serving.NTPFrom},
+		preflight.Port{Number: serving.NTSKEPort, Name: "NTS-KE port", From: serving.NTSKEFrom})
 	if err != nil {
 		return 1, fmt.Errorf("preflight: %w", err)
 	}

@@ -147,7 +147,7 @@ var (
 	ErrRuntimeDropped = errors.New("CAP_SYS_TIME was dropped by the container runtime")
 	ErrCannotDrop     = errors.New("cannot drop root privileges")
 	ErrUser           = errors.New("chrony user unusable")
-	ErrBindPort       = errors.New("cannot bind the NTP port")
+	ErrBindPort       = errors.New("cannot bind a port chronyd must serve")
 )
 
 // Decide turns facts and settings into a Plan (user, clock control), or an error that says
@@ -214,25 +214,38 @@ func Decide(f Facts, s *config.Settings) (Plan, error) {
 	return p, nil
 }
 
-// Serve completes p for the NTP port chronyd will serve (0: none), as the effective
-// configuration says; from names what sets it ("NTP_PORT=123", "CHRONY_CONF=/etc/chrony.conf")
-// for the error. A port below ip_unprivileged_port_start needs CAP_NET_BIND_SERVICE.
-func (p Plan) Serve(f Facts, port int, from string) (Plan, error) {
-	switch {
-	case port == 0:
-		p.BindReason = "serves no NTP port"
-	case port >= 1024:
-		p.BindReason = fmt.Sprintf("NTP port %d needs no CAP_NET_BIND_SERVICE", port)
-	case f.UnprivilegedPortStart >= 0 && port >= f.UnprivilegedPortStart:
-		p.BindReason = fmt.Sprintf("NTP port %d needs no CAP_NET_BIND_SERVICE: ip_unprivileged_port_start=%d", port, f.UnprivilegedPortStart)
-	case f.Permitted.Has(cap.NET_BIND_SERVICE):
-		p.Keep |= CapsOf(cap.NET_BIND_SERVICE)
-		p.BindReason = fmt.Sprintf("NTP port %d is below ip_unprivileged_port_start=%d", port, f.UnprivilegedPortStart)
-	default:
-		return p, fmt.Errorf("%w: %s: port %d is below ip_unprivileged_port_start=%d and CAP_NET_BIND_SERVICE is not permitted: "+
-			"grant it (docker run --cap-add NET_BIND_SERVICE; Kubernetes capabilities.add: [\"NET_BIND_SERVICE\"]), "+
-			"or set the sysctl net.ipv4.ip_unprivileged_port_start=0 (Docker sets it in a container's own network), or serve on a port of 1024 or more",
-			ErrBindPort, from, port, f.UnprivilegedPortStart)
+// Port is a port chronyd will serve, as its effective configuration says.
+type Port struct {
+	Number int    // 0: not served
+	Name   string // "NTP port", "NTS-KE port"
+	From   string // what sets it, for errors: "NTP_PORT=123", "CHRONY_CONF=/etc/chrony.conf"
+}
+
+// Serve completes p for the ports chronyd will serve: one below ip_unprivileged_port_start
+// needs CAP_NET_BIND_SERVICE, kept only then.
+func (p Plan) Serve(f Facts, ports ...Port) (Plan, error) {
+	var reasons []string
+	for _, port := range ports {
+		switch n := port.Number; {
+		case n == 0:
+			continue
+		case n >= 1024:
+			reasons = append(reasons, fmt.Sprintf("%s %d needs no CAP_NET_BIND_SERVICE", port.Name, n))
+		case f.UnprivilegedPortStart >= 0 && n >= f.UnprivilegedPortStart:
+			reasons = append(reasons, fmt.Sprintf("%s %d needs no CAP_NET_BIND_SERVICE: ip_unprivileged_port_start=%d", port.Name, n, f.UnprivilegedPortStart))
+		case f.Permitted.Has(cap.NET_BIND_SERVICE):
+			p.Keep |= CapsOf(cap.NET_BIND_SERVICE)
+			reasons = append(reasons, fmt.Sprintf("%s %d is below ip_unprivileged_port_start=%d", port.Name, n, f.UnprivilegedPortStart))
+		default:
+			return p, fmt.Errorf("%w: %s: %s %d is below ip_unprivileged_port_start=%d and CAP_NET_BIND_SERVICE is not permitted: "+
+				"grant it (docker run --cap-add NET_BIND_SERVICE; Kubernetes capabilities.add: [\"NET_BIND_SERVICE\"]), "+
+				"or set the sysctl net.ipv4.ip_unprivileged_port_start=0 (Docker sets it in a container's own network), or serve on a port of 1024 or more",
+				ErrBindPort, port.From, port.Name, n, f.UnprivilegedPortStart)
+		}
+	}
+	p.BindReason = "serves no port"
+	if len(reasons) > 0 {
+		p.BindReason = strings.Join(reasons, "; ")
 	}
 	p.finish(f)
 	return p, nil

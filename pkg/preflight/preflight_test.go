@@ -26,27 +26,30 @@ func TestDecide(t *testing.T) {
 		return &config.Settings{ClockControl: cc, NTPPort: port, AllowAll: allowAll}
 	}
 	cases := []struct {
-		name string
-		f    Facts
-		s    *config.Settings
+		name  string
+		f     Facts
+		s     *config.Settings
+		ntske int
 	}{
-		{"root, all caps, auto, port 123", root, settings(config.ClockAuto, 123, true)},
-		{"root, all caps, port 123, docker netns", with(root, func(f *Facts) { f.UnprivilegedPortStart = 0 }), settings(config.ClockAuto, 123, true)},
-		{"root, all caps, port 123, client only", root, settings(config.ClockAuto, 123, false)},
-		{"root, off", root, settings(config.ClockOff, 1123, true)},
-		{"root without SYS_TIME, auto", with(root, func(f *Facts) { f.Permitted &^= CapsOf(cap.SYS_TIME) }), settings(config.ClockAuto, 1123, true)},
-		{"root without SYS_TIME, on", with(root, func(f *Facts) { f.Permitted &^= CapsOf(cap.SYS_TIME) }), settings(config.ClockOn, 1123, true)},
-		{"root without SETUID", with(root, func(f *Facts) { f.Permitted &^= CapsOf(cap.SETUID) }), settings(config.ClockAuto, 1123, true)},
-		{"root without NET_BIND_SERVICE, port 123", with(root, func(f *Facts) { f.Permitted &^= CapsOf(cap.NET_BIND_SERVICE) }), settings(config.ClockAuto, 123, true)},
-		{"non-root, permitted SYS_TIME", with(chrony, func(f *Facts) { f.Permitted = CapsOf(cap.SYS_TIME) }), settings(config.ClockOn, 1123, true)},
-		{"non-root, bounding only, auto", chrony, settings(config.ClockAuto, 1123, true)},
-		{"non-root, bounding only, on", chrony, settings(config.ClockOn, 1123, true)},
-		{"non-root, bounding only, no-new-privileges, auto", with(chrony, func(f *Facts) { f.NoNewPrivs = true }), settings(config.ClockAuto, 1123, true)},
-		{"root without SETPCAP keeps the runtime's bounding set", with(root, func(f *Facts) { f.Permitted &^= CapsOf(cap.SETPCAP) }), settings(config.ClockAuto, 1123, true)},
-		{"non-root, nothing, on", with(chrony, func(f *Facts) { f.Bounding = 0 }), settings(config.ClockOn, 1123, true)},
-		{"non-root, other uid", with(chrony, func(f *Facts) { f.UID = 1000 }), settings(config.ClockAuto, 1123, true)},
-		{"user is root", with(root, func(f *Facts) { f.UserUID = 0 }), settings(config.ClockAuto, 1123, true)},
-		{"user missing", with(root, func(f *Facts) { f.UserErr = fmt.Errorf("user: unknown user chrony") }), settings(config.ClockAuto, 1123, true)},
+		{"root, all caps, auto, port 123", root, settings(config.ClockAuto, 123, true), 0},
+		{"root, all caps, port 123, docker netns", with(root, func(f *Facts) { f.UnprivilegedPortStart = 0 }), settings(config.ClockAuto, 123, true), 0},
+		{"root, all caps, port 123, client only", root, settings(config.ClockAuto, 123, false), 0},
+		{"root, off", root, settings(config.ClockOff, 1123, true), 0},
+		{"root without SYS_TIME, auto", with(root, func(f *Facts) { f.Permitted &^= CapsOf(cap.SYS_TIME) }), settings(config.ClockAuto, 1123, true), 0},
+		{"root without SYS_TIME, on", with(root, func(f *Facts) { f.Permitted &^= CapsOf(cap.SYS_TIME) }), settings(config.ClockOn, 1123, true), 0},
+		{"root without SETUID", with(root, func(f *Facts) { f.Permitted &^= CapsOf(cap.SETUID) }), settings(config.ClockAuto, 1123, true), 0},
+		{"root without NET_BIND_SERVICE, port 123", with(root, func(f *Facts) { f.Permitted &^= CapsOf(cap.NET_BIND_SERVICE) }), settings(config.ClockAuto, 123, true), 0},
+		{"root, mounted file serves NTS-KE on 460", root, settings(config.ClockAuto, 1123, true), 460},
+		{"non-root, mounted file serves NTS-KE on 460", chrony, settings(config.ClockAuto, 1123, true), 460},
+		{"non-root, permitted SYS_TIME", with(chrony, func(f *Facts) { f.Permitted = CapsOf(cap.SYS_TIME) }), settings(config.ClockOn, 1123, true), 0},
+		{"non-root, bounding only, auto", chrony, settings(config.ClockAuto, 1123, true), 0},
+		{"non-root, bounding only, on", chrony, settings(config.ClockOn, 1123, true), 0},
+		{"non-root, bounding only, no-new-privileges, auto", with(chrony, func(f *Facts) { f.NoNewPrivs = true }), settings(config.ClockAuto, 1123, true), 0},
+		{"root without SETPCAP keeps the runtime's bounding set", with(root, func(f *Facts) { f.Permitted &^= CapsOf(cap.SETPCAP) }), settings(config.ClockAuto, 1123, true), 0},
+		{"non-root, nothing, on", with(chrony, func(f *Facts) { f.Bounding = 0 }), settings(config.ClockOn, 1123, true), 0},
+		{"non-root, other uid", with(chrony, func(f *Facts) { f.UID = 1000 }), settings(config.ClockAuto, 1123, true), 0},
+		{"user is root", with(root, func(f *Facts) { f.UserUID = 0 }), settings(config.ClockAuto, 1123, true), 0},
+		{"user missing", with(root, func(f *Facts) { f.UserErr = fmt.Errorf("user: unknown user chrony") }), settings(config.ClockAuto, 1123, true), 0},
 	}
 	var b strings.Builder
 	for _, tc := range cases {
@@ -58,7 +61,7 @@ func TestDecide(t *testing.T) {
 				if tc.s.AllowAll {
 					port = tc.s.NTPPort
 				}
-				p, err = p.Serve(tc.f, port, fmt.Sprintf("NTP_PORT=%d", tc.s.NTPPort))
+				p, err = p.Serve(tc.f, Port{port, "NTP port", fmt.Sprintf("NTP_PORT=%d", tc.s.NTPPort)}, Port{tc.ntske, "NTS-KE port", "the ntsport directive in CHRONY_CONF=/c"})
 			}
 			if err != nil {
 				fmt.Fprintf(&b, "error: %v\n", err)
