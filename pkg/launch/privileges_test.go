@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -176,6 +177,19 @@ func TestPrivileges(t *testing.T) {
 			}
 			if tc.wantBnd != "" && r.CapBnd != tc.wantBnd {
 				t.Errorf("chronyd CapBnd = %s, want %s", r.CapBnd, tc.wantBnd)
+			}
+			// Ready reads chronyd's /proc/<pid>/fd as chronyd's user: the capabilities it
+			// starts with must not make it undumpable (unreadable to its own uid).
+			b, err := os.ReadFile(pidfile) // capreport writes it just after its report
+			for deadline := time.Now().Add(10 * time.Second); (err != nil || !strings.HasSuffix(string(b), "\n")) && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+				b, err = os.ReadFile(pidfile)
+			}
+			if err != nil {
+				t.Errorf("read %s: %v", pidfile, err)
+			} else if out, err := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+				"ls", fmt.Sprintf("/proc/%s/fd", strings.TrimSpace(string(b)))).CombinedOutput(); err != nil {
+				t.Errorf("chronyd's user cannot list chronyd's fds: %v: %s", err, out)
 			}
 			if x := slices.Contains(r.Argv, "-x"); x != tc.wantX {
 				t.Errorf("argv %q: -x %v, want %v", r.Argv, x, tc.wantX)
