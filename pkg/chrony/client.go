@@ -45,12 +45,15 @@ type Client struct {
 // private directory under clientDir (chronyd sends its replies to that path), makes the socket
 // writable for chronyd's user (mode 0666, directory 0711 so only the exact name is reachable),
 // and removes both on Close. Each Dial has its own directory, so concurrent probes and scrapes
-// never share a path.
+// never share a path; its name carries this process's pid, and Dial first sweeps the
+// directories of clients that died without Close (SweepClientDirs).
 func Dial(ctx context.Context, socketPath, clientDir string) (*Client, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("dial chronyd at %s: %w", socketPath, err)
 	}
-	dir, err := os.MkdirTemp(clientDir, "client-")
+	// Best effort: a directory that cannot be swept must not stop this request.
+	_, _ = SweepClientDirs(clientDir)
+	dir, err := os.MkdirTemp(clientDir, clientDirPattern())
 	if err != nil {
 		return nil, fmt.Errorf("dial chronyd: create client socket directory in %s: %w", clientDir, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/chris-short/chrony/pkg/chrony"
 	"github.com/chris-short/chrony/pkg/chronyconf"
 	"github.com/chris-short/chrony/pkg/chronylog"
 	"github.com/chris-short/chrony/pkg/config"
@@ -129,6 +130,12 @@ func Run(ctx context.Context, s *config.Settings, log *zap.Logger, hooks Hooks) 
 	}
 	if err := preflight.SetNoNewPrivs(); err != nil {
 		return 1, err
+	}
+	// Probes killed mid-request (at a probe timeout) leave client socket directories behind.
+	if n, err := chrony.SweepClientDirs(s.RunDir); err != nil {
+		log.Warn("cannot sweep abandoned client socket directories", zap.Error(err))
+	} else if n > 0 {
+		log.Info("removed client socket directories of killed probes", zap.String("dir", s.RunDir), zap.Int("count", n))
 	}
 	args := ChronydArgs(s, plan)
 	log.Info("starting chronyd", zap.Strings("argv", args), zap.Bool("mounted_conf", mounted))
