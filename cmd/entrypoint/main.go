@@ -8,7 +8,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 )
 
 // Set at build time with -ldflags "-X main.version=... -X main.revision=...".
@@ -18,7 +21,31 @@ var (
 )
 
 func main() {
-	// Signals are the supervisor's business in `run`; the other commands are bounded by their
-	// own deadlines, so a plain background context is enough here.
-	os.Exit(runApp(context.Background(), os.Args, os.Environ(), os.Stdout, os.Stderr))
+	// First: without a handler, SIGTERM before the supervisor runs kills PID 1 with the Go
+	// runtime's exit 2 (or 143 outside a container) and leaves no log line; and a write to a
+	// closed stdout or stderr kills it with SIGPIPE, leaving chronyd unsupervised. Handled, a
+	// stop signal ends the context every command runs under, and a broken pipe is just EPIPE.
+	ctx, stop := stopContext()
+	code := runApp(ctx, os.Args, os.Environ(), os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// stopContext is cancelled, with the signal as its cause, by the first SIGTERM, SIGINT or
+// SIGQUIT; later ones stay handled too (the supervisor forwards them to chronyd). SIGPIPE is
+// caught and ignored, so writes to a broken pipe fail with EPIPE instead of killing the process;
+// as a caught (not ignored) signal it is reset to the default in chronyd at exec.
+func stopContext() (context.Context, func()) {
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	go func() {
+		select {
+		case sig := <-sigs:
+			cancel(fmt.Errorf("%s received", sig))
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { cancel(context.Canceled) }
 }

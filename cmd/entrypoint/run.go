@@ -53,6 +53,11 @@ func runCommand(c *cli.Context, environ []string) error {
 	cancel()
 	web.wait()
 	web.closeUnused()
+	if err != nil && c.Context.Err() != nil {
+		// A stop asked before chronyd ran (or while `chronyd -p` checked the file) is clean.
+		log.Info("stop requested before chronyd started: exiting", zap.NamedError("reason", context.Cause(c.Context)), zap.Error(err))
+		return cli.Exit("", exitOK)
+	}
 	if err != nil {
 		log.Error("chronyd not started", zap.Error(err))
 		return cli.Exit("", exitFailure)

@@ -5,6 +5,11 @@
 // exec.Cmd.Wait's status, so nothing else in the process may wait for children while Run runs).
 // It forwards SIGTERM, SIGINT and SIGQUIT, swallows SIGHUP (chronyd would exit on it), and on
 // shutdown gives the child a bounded time before SIGKILL. The exit status is the child's code,
-// or 128+signal when a signal killed it, as tini does. When the process is not PID 1 it becomes
-// a child subreaper, so that tests see what PID 1 sees.
+// or 128+signal when a signal killed it, as tini does, except that a child killed by the very
+// signal forwarded to stop it (one that had not yet set its handler) stopped as asked: 0. A stop
+// asked before the fork (ctx already done) starts nothing.
+//
+// Signals are forwarded and the SIGKILL deadline armed before anything is logged, so a log that
+// cannot be written (a stalled reader) never holds up a stop. When the process is not PID 1 it
+// becomes a child subreaper, so that tests see what PID 1 sees.
 package supervisor

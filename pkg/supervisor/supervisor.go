@@ -100,6 +100,10 @@ func Run(ctx context.Context, o Options) (code int, err error) {
 	signal.Notify(sigs, syscall.SIGCHLD, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
+	// A stop asked before the fork starts nothing.
+	if err := ctx.Err(); err != nil {
+		return 1, fmt.Errorf("start %s: stop requested before it started: %w", o.Name, context.Cause(ctx))
+	}
 	pid, out, err := start(o)
 	if err != nil {
 		return 1, fmt.Errorf("start %s: %w", o.Name, err)
@@ -118,7 +122,7 @@ func Run(ctx context.Context, o Options) (code int, err error) {
 	if o.OnStart != nil {
 		if startErr = o.OnStart(pid); startErr != nil {
 			log.Error("after start: stopping child", zap.String("child", o.Name), zap.Error(startErr))
-			s.shutdown(syscall.SIGTERM)
+			s.shutdown(syscall.SIGTERM, false)
 		}
 	}
 	s.reap() // a child that died before Notify saw it
@@ -132,16 +136,18 @@ func Run(ctx context.Context, o Options) (code int, err error) {
 			case syscall.SIGHUP:
 				log.Info("SIGHUP ignored: it would stop "+o.Name, zap.String("child", o.Name))
 			default:
-				s.shutdown(sig.(syscall.Signal))
+				s.shutdown(sig.(syscall.Signal), true)
 			}
 		case <-done:
 			done = nil
-			log.Info("stopping child: context ended", zap.String("child", o.Name))
-			s.shutdown(syscall.SIGTERM)
+			if !s.stopping { // a signal that ended ctx has been forwarded already
+				s.shutdown(syscall.SIGTERM, true)
+				log.Info("stopping child: context ended", zap.String("child", o.Name))
+			}
 		case <-s.deadline:
 			s.deadline = nil
-			log.Warn("child did not stop in time: SIGKILL", zap.String("child", o.Name), zap.Duration("shutdown_timeout", o.ShutdownTimeout))
 			_ = syscall.Kill(pid, syscall.SIGKILL)
+			log.Warn("child did not stop in time: SIGKILL", zap.String("child", o.Name), zap.Duration("shutdown_timeout", o.ShutdownTimeout))
 		}
 	}
 	if s.timer != nil {
@@ -156,7 +162,13 @@ func Run(ctx context.Context, o Options) (code int, err error) {
 	_ = out.Close()
 
 	code = ExitCode(s.status)
-	if s.status.Signaled() {
+	if s.status.Signaled() && s.requested[s.status.Signal()] {
+		// The stop asked for happened; the child had not yet set its handler (chronyd in its
+		// first milliseconds). That is a clean stop, not a crash.
+		code = 0
+		log.Info(fmt.Sprintf("%s stopped by the forwarded %s", o.Name, s.status.Signal()),
+			zap.String("child", o.Name), zap.Int("exit_code", code))
+	} else if s.status.Signaled() {
 		log.Error(fmt.Sprintf("%s was killed by signal %d (%s)", o.Name, int(s.status.Signal()), s.status.Signal()),
 			zap.String("child", o.Name), zap.Int("exit_code", code))
 	} else {
@@ -203,6 +215,9 @@ type state struct {
 	exited   bool
 	status   syscall.WaitStatus
 	stopping bool
+	// requested holds the signals forwarded because a stop was asked (a signal to this
+	// process, or ctx); a child killed by one of them stopped as asked.
+	requested map[syscall.Signal]bool
 	timer    *time.Timer
 	deadline <-chan time.Time
 }
@@ -227,18 +242,28 @@ func (s *state) reap() {
 	}
 }
 
-// shutdown forwards sig to the child and, the first time, arms the SIGKILL deadline.
-func (s *state) shutdown(sig syscall.Signal) {
+// shutdown forwards sig to the child and, the first time, arms the SIGKILL deadline. asked
+// says whether the stop was requested from outside rather than decided after a failure.
+func (s *state) shutdown(sig syscall.Signal, asked bool) {
 	if s.exited {
 		return
 	}
-	s.log.Info("forwarding signal", zap.String("child", s.name), zap.String("signal", sig.String()))
-	if err := syscall.Kill(s.pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-		s.log.Warn("forward signal", zap.String("child", s.name), zap.Error(err))
+	if asked {
+		if s.requested == nil {
+			s.requested = map[syscall.Signal]bool{}
+		}
+		s.requested[sig] = true
 	}
+	// Signal and deadline first, log after: a log that cannot be written must never hold up
+	// the child's stop.
+	err := syscall.Kill(s.pid, sig)
 	if !s.stopping {
 		s.stopping = true
 		s.timer = time.NewTimer(s.timeout)
 		s.deadline = s.timer.C
+	}
+	s.log.Info("forwarding signal", zap.String("child", s.name), zap.String("signal", sig.String()))
+	if err != nil && !errors.Is(err, syscall.ESRCH) {
+		s.log.Warn("forward signal", zap.String("child", s.name), zap.Error(err))
 	}
 }

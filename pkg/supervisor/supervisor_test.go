@@ -198,6 +198,28 @@ func TestShutdown(t *testing.T) {
 			t.Errorf("no SIGKILL log in %v", messages(r.logs))
 		}
 	})
+	t.Run("killed by the forwarded signal is a clean stop", func(t *testing.T) {
+		// No trap: like chronyd before it sets its handlers, the shell dies of the SIGTERM.
+		r := run(t, context.Background(), `echo ready; exec sleep 30`, self(syscall.SIGTERM), nil)
+		if r.err != nil || r.code != 0 {
+			t.Errorf("Run = %d, %v; want 0", r.code, r.err)
+		}
+		if r.logs.FilterMessage("sh stopped by the forwarded terminated").Len() != 1 {
+			t.Errorf("no stop log in %v", messages(r.logs))
+		}
+	})
+	t.Run("a context ended before the start starts nothing", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		dir := t.TempDir()
+		r := run(t, ctx, "touch "+dir+"/ran", nil, nil)
+		if r.err == nil || !strings.Contains(r.err.Error(), "stop requested before it started") {
+			t.Errorf("err = %v", r.err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "ran")); err == nil {
+			t.Error("the child ran")
+		}
+	})
 	t.Run("context cancel stops the child with SIGTERM", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
