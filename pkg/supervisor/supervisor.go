@@ -218,8 +218,8 @@ type state struct {
 	// requested holds the signals forwarded because a stop was asked (a signal to this
 	// process, or ctx); a child killed by one of them stopped as asked.
 	requested map[syscall.Signal]bool
-	timer    *time.Timer
-	deadline <-chan time.Time
+	timer     *time.Timer
+	deadline  <-chan time.Time
 }
 
 // reap collects every exited child without blocking; the main one is recognised by pid.
