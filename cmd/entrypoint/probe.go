@@ -10,13 +10,22 @@ import (
 	"github.com/chris-short/chrony/pkg/launch"
 )
 
+// defaultProbeTimeout is how long a probe waits for chronyd unless --timeout says otherwise.
+const defaultProbeTimeout = 3 * time.Second
+
 // probeCommand answers Docker HEALTHCHECKs and Kubernetes exec probes: one line saying why,
 // exit 0 (live/ready), 1 (not), 2 (could not ask at all).
 func probeCommand(environ []string) *cli.Command {
 	timeout := &cli.DurationFlag{
 		Name:  "timeout",
-		Usage: "give up asking chronyd after this long (exit 2)",
-		Value: 3 * time.Second,
+		Usage: "give up asking chronyd after this long (exit 2); 0 means the default",
+		Value: defaultProbeTimeout,
+		Action: func(_ *cli.Context, d time.Duration) error {
+			if d < 0 {
+				return cli.Exit(fmt.Sprintf("probe: --timeout=%v: want a positive duration (0 means the default, %v)", d, defaultProbeTimeout), exitUsage)
+			}
+			return nil
+		},
 	}
 	sub := func(name, usage string, ask func(health.Prober, *cli.Context) health.Result) *cli.Command {
 		return &cli.Command{
@@ -35,10 +44,14 @@ func probeCommand(environ []string) *cli.Command {
 				}
 				p := proberFor(s)
 				p.Timeout = c.Duration("timeout")
+				if p.Timeout == 0 {
+					p.Timeout = defaultProbeTimeout
+				}
 				res := ask(p, c)
 				switch {
 				case res.Err != nil:
-					return cli.Exit(fmt.Sprintf("%s: cannot ask chronyd: %s", name, res.Reason), exitCantAsk)
+					// The reason already says it could not ask ("cannot reach chronyd: ...").
+					return cli.Exit(fmt.Sprintf("%s: %s", name, res.Reason), exitCantAsk)
 				case !res.OK:
 					fmt.Fprintf(c.App.Writer, "not %s: %s\n", name, res.Reason)
 					return cli.Exit("", exitNotReady)

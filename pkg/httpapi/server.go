@@ -55,6 +55,9 @@ func New(addr string, d Deps) *http.Server {
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          zap.NewStdLog(log),
+		// `OPTIONS *` goes to readOnly and is refused like every other method; net/http's
+		// general handler would answer it 200.
+		DisableGeneralOptionsHandler: true,
 	}
 }
 

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -118,5 +119,37 @@ func TestServeShutsDownWithContext(t *testing.T) {
 	}
 	if _, err := client.Get("http://" + ln.Addr().String() + "/healthz"); err == nil {
 		t.Fatal("server still answers after shutdown")
+	}
+}
+
+// TestOptionsStarRefused: `OPTIONS *` (which never reaches a handler in a default
+// http.Server) is refused like every method but GET and HEAD.
+func TestOptionsStarRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := health.Result{OK: true, Reason: "fine"}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, New(ln.Addr().String(), deps(good, good)), ln, 2*time.Second) }()
+	defer func() { cancel(); <-done }()
+
+	conn, err := net.DialTimeout("tcp", ln.Addr().String(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(conn, "OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("OPTIONS * = %d, Allow %q; want 405, GET, HEAD", resp.StatusCode, resp.Header.Get("Allow"))
 	}
 }
