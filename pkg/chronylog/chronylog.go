@@ -26,7 +26,7 @@ const maxLine = 64 << 10
 // Entry is one parsed chronyd line.
 type Entry struct {
 	Time    time.Time     // chronyd's timestamp; zero when the line had none
-	Level   zapcore.Level // ErrorLevel for "Fatal error", else InfoLevel
+	Level   zapcore.Level // ErrorLevel for "Fatal error" and chronyd's errors, WarnLevel for its warnings, else InfoLevel
 	Message string
 }
 
@@ -44,7 +44,9 @@ func Parse(line string) Entry {
 	if msg, ok := strings.CutPrefix(e.Message, fatalPrefix); ok {
 		e.Level = zapcore.ErrorLevel
 		e.Message = msg
+		return e
 	}
+	e.Level = levelOf(e.Message)
 	return e
 }
 

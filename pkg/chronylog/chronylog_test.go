@@ -30,6 +30,22 @@ var lines = []struct{ name, line string }{
 	{"bad timestamp", "2026-13-45T99:99:99Z looks like a time"},
 	{"crlf", "2026-11-29T04:27:57Z System clock wrong by 0.000001 seconds\r"},
 	{"empty", ""},
+	// Warnings and errors as Debian's chronyd 4.3 -x printed them (TestRealChronydLevels
+	// provokes the first three again on every run).
+	{"port in use", "2026-11-30T23:40:01Z Could not open NTP socket on 127.0.0.1:40123"},
+	{"keyfile missing", "2026-11-30T23:40:01Z Could not open keyfile /nonexistent/chrony.keys"},
+	{"corrupt drift", "2026-11-30T23:40:01Z Could not read valid frequency and skew from driftfile /var/lib/chrony/drift"},
+	{"no source", "2026-11-30T23:40:01Z No suitable source for synchronisation"},
+	{"clock wrong, warning", "2026-11-30T23:40:01Z System clock wrong by -1.500000 seconds"},
+	{"clock wrong, info", "2026-11-30T23:40:01Z System clock wrong by 0.000123 seconds (step)"},
+	{"stepped", "2026-11-30T23:40:01Z System clock was stepped by 0.250000 seconds"},
+	{"kod", "2026-11-30T23:40:01Z Received KoD RATE from 192.0.2.1"},
+	{"key missing", "2026-11-30T23:40:01Z Key 12 is missing"},
+	{"owner", "2026-11-30T23:40:01Z Wrong owner of /run/chrony (UID != 100)"},
+	{"nts-ke bad response", "2026-11-30T23:40:01Z Received invalid NTS-KE response from 192.0.2.1:4460"},
+	{"tls credentials", "2026-11-30T23:40:01Z Could not set credentials : Error while reading file."},
+	{"source offline", "2026-11-30T23:40:01Z Source 192.0.2.1 offline"},
+	{"frequency read", "2026-11-30T23:40:01Z Frequency -12.345 +/- 0.678 ppm read from /var/lib/chrony/drift"},
 }
 
 func TestLog(t *testing.T) {
