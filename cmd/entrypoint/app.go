@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 
 	"github.com/urfave/cli/v2"
+	"go.uber.org/zap"
 
 	"github.com/chris-short/chrony/pkg/config"
 )
@@ -91,4 +93,41 @@ func loadSettings(environ []string) (*config.Settings, error) {
 		return nil, cli.Exit(fmt.Sprintf("invalid environment:\n%v", err), exitFailure)
 	}
 	return s, nil
+}
+
+// loadRunSettings is loadSettings for `run`, whose errors are the container's log: with
+// LOG_FORMAT=json (the default, and what is assumed when LOG_FORMAT itself is invalid) each
+// problem is one JSON object naming the variable, the value and what is wrong with it.
+func loadRunSettings(environ []string, stderr io.Writer) (*config.Settings, error) {
+	s, err := config.Load(environ)
+	if err == nil {
+		return s, nil
+	}
+	format := "json"
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, "LOG_FORMAT="); ok && v == "console" {
+			format = v
+		}
+	}
+	if format != "json" {
+		return nil, cli.Exit(fmt.Sprintf("invalid environment:\n%v", err), exitFailure)
+	}
+	log, lerr := newLogger("info", format, stderr)
+	if lerr != nil {
+		return nil, cli.Exit(fmt.Sprintf("invalid environment:\n%v", err), exitFailure)
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		var ve *config.VarError
+		if errors.As(e, &ve) {
+			log.Error("invalid environment: "+ve.Error(), zap.String("variable", ve.Name), zap.String("value", ve.Value), zap.NamedError("reason", ve.Err))
+		} else {
+			log.Error("invalid environment: " + e.Error())
+		}
+	}
+	_ = log.Sync()
+	return nil, cli.Exit("", exitFailure)
 }

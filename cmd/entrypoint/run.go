@@ -26,7 +26,7 @@ const httpShutdownTimeout = 2 * time.Second
 
 // runCommand validates, launches and supervises chronyd; the exit code is chronyd's.
 func runCommand(c *cli.Context, environ []string) error {
-	s, err := loadSettings(environ)
+	s, err := loadRunSettings(environ, c.App.ErrWriter)
 	if err != nil {
 		return err
 	}
