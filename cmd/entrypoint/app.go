@@ -5,8 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
@@ -38,9 +43,20 @@ func runApp(ctx context.Context, args, environ []string, stdout, stderr io.Write
 		ErrWriter:      stderr,
 		HideVersion:    true,
 		ExitErrHandler: func(*cli.Context, error) {}, // exit codes are decided below, not by cli
+		OnUsageError: func(_ *cli.Context, err error, isSubcommand bool) error {
+			if !isSubcommand {
+				// An unknown flag before any command: most likely one of chronyd's.
+				return cli.Exit(fmt.Sprintf("entrypoint: %v; %s", err, chronydFlagsHint), exitUsage)
+			}
+			return err
+		},
+		Flags:          []cli.Flag{&cli.BoolFlag{Name: "version", Usage: "print the versions of the entrypoint and chronyd, and exit"}},
 		Action: func(c *cli.Context) error {
+			if c.Bool("version") {
+				return versionCommand(c, environ)
+			}
 			if c.Args().Present() {
-				return cli.Exit(fmt.Sprintf("entrypoint: unknown command %q; see entrypoint --help", c.Args().First()), exitUsage)
+				return cli.Exit(unknownCommand(c.Args().First()), exitUsage)
 			}
 			return runCommand(c, environ)
 		},
@@ -58,8 +74,17 @@ func runApp(ctx context.Context, args, environ []string, stdout, stderr io.Write
 			},
 			{
 				Name:   "version",
-				Usage:  "print the version and exit",
-				Action: func(c *cli.Context) error { return versionCommand(c) },
+				Usage:  "print the versions of the entrypoint and chronyd, and exit",
+				Action: func(c *cli.Context) error { return versionCommand(c, environ) },
+			},
+			{
+				Name:      "chronyc",
+				Usage:     "run chronyc with these arguments in place of the entrypoint (exec)",
+				ArgsUsage: "[chronyc options] [command]",
+				Description: "`docker run IMAGE chronyc -h HOST tracking` works like chronyc itself. Without -h,\n" +
+					"chronyc asks the chronyd of this container (RUN_DIR's command socket) when it runs.",
+				SkipFlagParsing: true,
+				Action:          func(c *cli.Context) error { return chronycCommand(c.Args().Slice(), environ) },
 			},
 			probeCommand(environ),
 		},
@@ -80,9 +105,80 @@ func runApp(ctx context.Context, args, environ []string, stdout, stderr io.Write
 	return exitUsage
 }
 
-func versionCommand(c *cli.Context) error {
+// chronydVersionTimeout bounds `chronyd --version`.
+const chronydVersionTimeout = 3 * time.Second
+
+// versionCommand prints the entrypoint's version and the chronyd it runs (CHRONYD), which
+// is what a bug report needs; a chronyd that cannot say is reported, not an error.
+func versionCommand(c *cli.Context, environ []string) error {
 	fmt.Fprintf(c.App.Writer, "entrypoint %s (revision %s, %s)\n", version, revision, runtime.Version())
+	chronyd := envOrDefault(environ, "CHRONYD")
+	ctx, cancel := context.WithTimeout(c.Context, chronydVersionTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, chronyd, "--version")
+	cmd.Env = environ
+	cmd.WaitDelay = time.Second
+	out, err := cmd.Output()
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	switch {
+	case ctx.Err() != nil:
+		fmt.Fprintf(c.App.Writer, "chronyd: %s --version did not answer within %v\n", chronyd, chronydVersionTimeout)
+	case err != nil || line == "":
+		fmt.Fprintf(c.App.Writer, "chronyd: cannot run %s --version (CHRONYD): %v\n", chronyd, err)
+	default:
+		fmt.Fprintf(c.App.Writer, "%s (%s)\n", line, chronyd)
+	}
 	return nil
+}
+
+// envOrDefault is name's value in environ, else its documented default.
+func envOrDefault(environ []string, name string) string {
+	for i := len(environ) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(environ[i], name+"="); ok && v != "" {
+			return v
+		}
+	}
+	for _, v := range config.Variables {
+		if v.Name == name {
+			return v.Default
+		}
+	}
+	return ""
+}
+
+// chronycCommand replaces this process with chronyc and args (exec, not a child: its exit code
+// and signals are chronyc's own). Without -h, chronyc is pointed at this container's command
+// socket when that exists, since chronyc's built-in path is not where chronyd listens here.
+func chronycCommand(args, environ []string) error {
+	path, err := exec.LookPath("chronyc")
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("entrypoint chronyc: %v (or run chronyc directly: docker run --entrypoint chronyc IMAGE ...)", err), exitFailure)
+	}
+	if !slices.Contains(args, "-h") {
+		if s, err := config.Load(environ); err == nil {
+			if _, err := os.Stat(s.SocketPath()); err == nil {
+				args = append([]string{"-h", s.SocketPath()}, args...)
+			}
+		}
+	}
+	err = syscall.Exec(path, append([]string{"chronyc"}, args...), environ)
+	return cli.Exit(fmt.Sprintf("entrypoint chronyc: exec %s: %v (or run chronyc directly: docker run --entrypoint chronyc IMAGE ...)", path, err), exitFailure)
+}
+
+// chronydFlagsHint answers chronyd's flags given to the entrypoint.
+const chronydFlagsHint = "the entrypoint runs chronyd itself: configure it with environment variables (entrypoint config --help; CLOCK_CONTROL=off is chronyd -x), or mount a chrony.conf"
+
+// unknownCommand explains a first argument that is no command: chronyd's own command line is
+// the entrypoint's business (environment variables set what its flags would).
+func unknownCommand(arg string) string {
+	hint := "see entrypoint --help"
+	switch {
+	case arg == "chronyd" || strings.HasPrefix(arg, "-"):
+		hint = chronydFlagsHint
+	case strings.HasPrefix(arg, "chrony"):
+		hint = "did you mean `chronyc`? (entrypoint chronyc ARGS, or docker run --entrypoint chronyc IMAGE ARGS)"
+	}
+	return fmt.Sprintf("entrypoint: unknown command %q; %s", arg, hint)
 }
 
 // loadSettings reads and validates the environment; a bad environment is exit 1 with every

@@ -81,7 +81,11 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"probe", "--help"}, 0, "could not ask chronyd"},
 		{[]string{"probe", "ready", "--help"}, 0, "--timeout"},
 		{[]string{"version"}, 0, "entrypoint dev"},
+		{[]string{"--version"}, 0, "entrypoint dev"},
 		{[]string{"no-such-command"}, 2, "no-such-command"},
+		{[]string{"chronyd", "-x"}, 2, "CLOCK_CONTROL=off is chronyd -x"},
+		{[]string{"-x"}, 2, "CLOCK_CONTROL=off is chronyd -x"},
+		{[]string{"chronyc-tracking"}, 2, "did you mean `chronyc`?"},
 		{[]string{"probe", "ready", "--no-such-flag"}, 2, "no-such-flag"},
 	}
 	for _, tt := range tests {
