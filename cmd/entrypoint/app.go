@@ -50,7 +50,7 @@ func runApp(ctx context.Context, args, environ []string, stdout, stderr io.Write
 			}
 			return err
 		},
-		Flags:          []cli.Flag{&cli.BoolFlag{Name: "version", Usage: "print the versions of the entrypoint and chronyd, and exit"}},
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "version", Usage: "print the versions of the entrypoint and chronyd, and exit"}},
 		Action: func(c *cli.Context) error {
 			if c.Bool("version") {
 				return versionCommand(c, environ)
