@@ -9,7 +9,9 @@
 // signal forwarded to stop it (one that had not yet set its handler) stopped as asked: 0. A stop
 // asked before the fork (ctx already done) starts nothing.
 //
-// Signals are forwarded and the SIGKILL deadline armed before anything is logged, so a log that
-// cannot be written (a stalled reader) never holds up a stop. When the process is not PID 1 it
+// Signals are forwarded and the SIGKILL deadline armed before anything is logged, and the
+// supervisor's entries reach the Logger through a bounded queue written by a goroutine of its
+// own, so a log that cannot be written (a stalled reader) never holds up a stop. Options.Output
+// is the caller's: it must not block either (the child would block on its full output pipe). When the process is not PID 1 it
 // becomes a child subreaper, so that tests see what PID 1 sees.
 package supervisor

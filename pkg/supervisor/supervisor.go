@@ -77,6 +77,9 @@ func Run(ctx context.Context, o Options) (code int, err error) {
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = DefaultDrainTimeout
 	}
+	// Every entry below goes through a queue: nothing in the reap loop waits on a log write.
+	log, logs := queued(log)
+	defer logs.close(o.DrainTimeout)
 	output := o.Output
 	if output == nil {
 		output = func(line string) { log.Info(line, zap.String("child", o.Name)) }

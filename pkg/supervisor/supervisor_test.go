@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -277,4 +278,78 @@ func TestOutput(t *testing.T) {
 			t.Errorf("err = %v", err)
 		}
 	})
+}
+
+// stalledWriter blocks every write until open is closed: a log whose reader stopped.
+type stalledWriter struct{ open chan struct{} }
+
+func (w stalledWriter) Write(p []byte) (int, error) { <-w.open; return len(p), nil }
+
+// TestStalledLogDoesNotHoldUpStop: the child gets the signal, and the SIGKILL deadline runs,
+// even while every log write blocks.
+func TestStalledLogDoesNotHoldUpStop(t *testing.T) {
+	cases := []struct {
+		name   string
+		script string
+		want   string // the file the child (or its end) leaves
+	}{
+		{"SIGTERM forwarded", `trap 'touch "$D/got-term"; exit 0' TERM; echo ready; while :; do sleep 0.02; done`, "got-term"},
+		{"SIGKILL at the deadline", `trap '' TERM; echo ready; exec sleep 30`, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			w := stalledWriter{open: make(chan struct{})}
+			log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(w), zapcore.DebugLevel))
+			var pid atomic.Int64
+			exited := make(chan struct{})
+			go func() {
+				defer close(exited)
+				_, _ = Run(context.Background(), Options{
+					Name: "sh", Path: "/bin/sh", Args: []string{"sh", "-c", tc.script},
+					Env: []string{"PATH=/usr/bin:/bin", "D=" + dir}, Log: log,
+					ShutdownTimeout: 300 * time.Millisecond, DrainTimeout: 300 * time.Millisecond,
+					OnStart: func(p int) error { pid.Store(int64(p)); return nil },
+					Output: func(l string) {
+						if l == "ready" {
+							self(syscall.SIGTERM)()
+						}
+					},
+				})
+			}()
+			defer func() {
+				close(w.open)
+				select {
+				case <-exited:
+				case <-time.After(10 * time.Second):
+					t.Error("Run did not return once the log moved again")
+				}
+			}()
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				done := pid.Load() != 0 && !running(int(pid.Load()))
+				if tc.want != "" {
+					_, err := os.Stat(filepath.Join(dir, tc.want))
+					done = err == nil
+				}
+				if done {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the child was not stopped within 5 s while the log was stalled")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// running reports whether pid has not exited (a zombie has).
+func running(pid int) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i > 0 && i+2 < len(b) && b[i+2] != 'Z'
 }
