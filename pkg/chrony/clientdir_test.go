@@ -141,3 +141,22 @@ func mustDo(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// BenchmarkSweepClientDirs: what the sweep adds to every Dial in a RUN_DIR as the container
+// has it (chronyd's directory, the rendered file, one live client's directory).
+func BenchmarkSweepClientDirs(b *testing.B) {
+	dir := b.TempDir()
+	for _, d := range []string{"chronyd", "client-" + strconv.Itoa(os.Getpid()) + "-1"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "chrony.conf"), nil, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := SweepClientDirs(dir); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
