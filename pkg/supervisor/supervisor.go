@@ -129,21 +129,34 @@ func Run(ctx context.Context, o Options) (code int, err error) {
 		}
 	}
 	s.reap() // a child that died before Notify saw it
+	handle := func(sig os.Signal) {
+		switch sig {
+		case syscall.SIGCHLD:
+			s.reap()
+		case syscall.SIGHUP:
+			log.Info("SIGHUP ignored: it would stop "+o.Name, zap.String("child", o.Name))
+		default:
+			s.shutdown(sig.(syscall.Signal), true)
+		}
+	}
 	done := ctx.Done()
 	for !s.exited {
 		select {
 		case sig := <-sigs:
-			switch sig {
-			case syscall.SIGCHLD:
-				s.reap()
-			case syscall.SIGHUP:
-				log.Info("SIGHUP ignored: it would stop "+o.Name, zap.String("child", o.Name))
-			default:
-				s.shutdown(sig.(syscall.Signal), true)
-			}
+			handle(sig)
 		case <-done:
 			done = nil
-			if !s.stopping { // a signal that ended ctx has been forwarded already
+			// A stop signal that also ended ctx (the caller's handler) reached sigs before
+			// ctx ended: forward that one rather than a SIGTERM of our own.
+			for pending := true; pending; {
+				select {
+				case sig := <-sigs:
+					handle(sig)
+				default:
+					pending = false
+				}
+			}
+			if !s.stopping {
 				s.shutdown(syscall.SIGTERM, true)
 				log.Info("stopping child: context ended", zap.String("child", o.Name))
 			}
