@@ -136,11 +136,10 @@ func (a *asyncWriter) run() {
 				}
 			}
 			if failed > 0 {
+				// A failed writer (EPIPE) fails at once: count the loss and wait for the next
+				// entry rather than spin.
 				a.mu.Lock()
 				a.lost += failed
-				a.mu.Unlock()
-				// A failed writer (EPIPE) fails at once: wait for the next entry, do not spin.
-				a.mu.Lock()
 				a.writing = false
 				a.idle.Broadcast()
 				a.mu.Unlock()
