@@ -63,6 +63,20 @@ func Sources(ctx context.Context, c Communicator) ([]fbchrony.SourceData, error)
 	return out, nil
 }
 
+// Activity asks for chronyd's `activity` report: how many sources are online, offline, and
+// without an address (a host name not resolved yet), which `sources` does not list at all.
+func Activity(ctx context.Context, c Communicator) (*fbchrony.Activity, error) {
+	resp, err := c.Communicate(ctx, fbchrony.NewActivityPacket())
+	if err != nil {
+		return nil, fmt.Errorf("get 'activity' response: %w", err)
+	}
+	r, ok := resp.(*fbchrony.ReplyActivity)
+	if !ok {
+		return nil, unexpected("activity", resp)
+	}
+	return &r.Activity, nil
+}
+
 // SourceStats asks for the `sourcestats` line of source i (0-based).
 func SourceStats(ctx context.Context, c Communicator, i int) (*fbchrony.SourceStats, error) {
 	resp, err := c.Communicate(ctx, fbchrony.NewSourceStatsPacket(int32(i)))

@@ -21,10 +21,14 @@ type Communicator interface {
 type Result struct {
 	// OK is true when chronyd is live (Live) or ready (Ready).
 	OK bool
-	// Reason is one line: stratum, source, offset and root distance, or what is missing.
+	// Reason is one line: stratum, source, offset and root distance, or what is missing and
+	// the variable that would change it.
 	Reason string
+	// Source is the selected source (as SourceName shows it) when Ready is OK because chronyd
+	// follows a source; empty otherwise, also when OK because it serves the local clock.
+	Source string
 	// Err is set when chronyd could not be asked or did not answer, as opposed to answering
-	// "not ready": probes exit 2 rather than 1 for it.
+	// "not ready": probes exit 2 rather than 1 for it. Reason is then the error, on one line.
 	Err error
 }
 
@@ -33,14 +37,25 @@ type Thresholds struct {
 	// MaxDistance is the largest root distance (root delay/2 + root dispersion) accepted;
 	// zero or less means DefaultMaxDistance.
 	MaxDistance time.Duration
-	// AllowLocal counts a `local stratum` reference as ready: a server that must answer
-	// clients even when every upstream is gone.
+	// AllowLocal counts a `local stratum` reference as ready even when chronyd has sources
+	// that could give it time: a server that must answer clients when every upstream is gone.
+	// Without any such source (offline mode) the local clock is ready regardless.
 	AllowLocal bool
 }
 
 // DefaultMaxDistance is used when Thresholds.MaxDistance is not set: a third of chrony's own
 // maxdistance (3 s), far above what a working network source shows (milliseconds).
 const DefaultMaxDistance = time.Second
+
+// The variables a reason names, so that the line says what to change.
+const (
+	sourceVars      = "NTP_SERVERS/NTP_POOLS"
+	maxDistanceVar  = "READY_MAX_DISTANCE"
+	allowLocalVar   = "READY_ALLOW_LOCAL"
+	allowLocalHint  = allowLocalVar + "=true counts this as ready"
+	unresolvedHint  = "no DNS, or a typo in " + sourceVars
+	unreachableHint = "check " + sourceVars + " and that NTP packets can leave the container"
+)
 
 // leapUnsynchronised is chronyd's LEAP_Unsynchronised.
 const leapUnsynchronised = 3
@@ -56,14 +71,16 @@ const (
 func Live(ctx context.Context, c Communicator) Result {
 	tr, err := chrony.Tracking(ctx, c)
 	if err != nil {
-		return Result{Reason: "chronyd does not answer: " + oneLine(err), Err: err}
+		return failed(err)
 	}
 	return Result{OK: true, Reason: fmt.Sprintf("chronyd answers: stratum %d, leap status %s", tr.Stratum, leapName(tr.LeapStatus))}
 }
 
 // Ready reports whether chronyd serves trustworthy time: leap status not unsynchronised, a
 // selected source (`*` in chronyc sources) that is reachable, and a root distance under
-// th.MaxDistance. A local reference counts only when th.AllowLocal.
+// th.MaxDistance. The local clock (`local stratum`) counts when chronyd has no source that
+// could give it time (offline mode: no sources, or only ntpd's 127.127.x.x pseudo-addresses,
+// which in chrony are ordinary addresses that never answer with time) or when th.AllowLocal.
 func Ready(ctx context.Context, c Communicator, th Thresholds) Result {
 	maxDist := th.MaxDistance
 	if maxDist <= 0 {
@@ -71,56 +88,141 @@ func Ready(ctx context.Context, c Communicator, th Thresholds) Result {
 	}
 	tr, err := chrony.Tracking(ctx, c)
 	if err != nil {
-		return Result{Reason: "cannot ask chronyd: " + oneLine(err), Err: err}
+		return failed(err)
 	}
-	dist := tr.RootDelay/2 + tr.RootDispersion
+	dist := seconds(tr.RootDelay/2 + tr.RootDispersion)
+	overMax := fmt.Sprintf("root distance %s over %s=%s", dist, maxDistanceVar, maxDist)
 	local := tr.RefID == refIDLocal || tr.RefID == refIDLOCL
 
-	if tr.LeapStatus == leapUnsynchronised {
-		srcs, err := chrony.Sources(ctx, c)
+	if tr.LeapStatus == leapUnsynchronised || local {
+		srcs, unresolved, err := allSources(ctx, c)
 		if err != nil {
-			return Result{Reason: "not synchronised; cannot list sources: " + oneLine(err), Err: err}
+			return failed(err)
 		}
-		return Result{Reason: "not synchronised (leap status unsynchronised): " + describeSources(srcs)}
-	}
-	if local {
-		if !th.AllowLocal {
-			return Result{Reason: fmt.Sprintf("serving the local clock (stratum %d, reference %s), no NTP source selected; local reference not allowed", tr.Stratum, chrony.RefIDName(tr.RefID))}
+		if !local {
+			return Result{Reason: "not synchronised: " + whySources(srcs, unresolved)}
 		}
-		if d := seconds(dist); d >= maxDist {
-			return Result{Reason: fmt.Sprintf("serving the local clock (stratum %d): root distance %s over %s", tr.Stratum, d, maxDist)}
+		switch {
+		case !hasTimeSource(srcs) && unresolved == 0 && dist >= maxDist:
+			return Result{Reason: fmt.Sprintf("serving the local clock (stratum %d, no network source configured): %s", tr.Stratum, overMax)}
+		case !hasTimeSource(srcs) && unresolved == 0:
+			return Result{OK: true, Reason: fmt.Sprintf("serving the local clock as configured (no network source): stratum %d, root distance %s", tr.Stratum, dist)}
+		case !th.AllowLocal:
+			return Result{Reason: fmt.Sprintf("serving the local clock (stratum %d), no source selected: %s; %s", tr.Stratum, whySources(srcs, unresolved), allowLocalHint)}
+		case dist >= maxDist:
+			return Result{Reason: fmt.Sprintf("serving the local clock (stratum %d, %s=true): %s", tr.Stratum, allowLocalVar, overMax)}
 		}
-		return Result{OK: true, Reason: fmt.Sprintf("serving the local clock (allowed): stratum %d, reference %s, root distance %s", tr.Stratum, chrony.RefIDName(tr.RefID), seconds(dist))}
+		return Result{OK: true, Reason: fmt.Sprintf("serving the local clock (%s=true): stratum %d, reference %s, root distance %s", allowLocalVar, tr.Stratum, chrony.RefIDName(tr.RefID), dist)}
 	}
 
 	sel, srcs, err := selectedSource(ctx, c)
 	if err != nil {
-		return Result{Reason: "cannot list sources: " + oneLine(err), Err: err}
+		return failed(err)
 	}
 	if sel == nil {
-		return Result{Reason: fmt.Sprintf("no selected source (stratum %d): %s", tr.Stratum, describeSources(srcs))}
+		act, err := chrony.Activity(ctx, c)
+		if err != nil {
+			return failed(err)
+		}
+		return Result{Reason: fmt.Sprintf("no selected source (stratum %d): %s", tr.Stratum, whySources(srcs, int(act.Unresolved)))}
 	}
 	source := chrony.SourceName(sel)
+	shown := source
 	if sel.Reachability&0xff == 0 {
 		// The selected source just went unreachable. chronyd reselects at its next sample from
 		// another source (within one poll); until then the clock is as good as it was, so a
 		// reachable candidate to move to keeps it ready rather than flapping a Service endpoint.
-		all, err := chrony.Sources(ctx, c)
+		all, unresolved, err := allSources(ctx, c)
 		if err != nil {
-			return Result{Reason: "cannot list sources: " + oneLine(err), Err: err}
+			return failed(err)
 		}
 		next := reachableCandidate(all)
 		if next == nil {
-			return Result{Reason: fmt.Sprintf("selected source %s is unreachable (reach 000, last sample %ds ago) and no other source is a reachable candidate: %s",
-				source, sel.SinceSample, describeSources(all))}
+			return Result{Reason: fmt.Sprintf("selected source %s is unreachable (reach 000, last sample %ds ago), no other reachable candidate: %s",
+				source, sel.SinceSample, whySources(all, unresolved))}
 		}
-		source = fmt.Sprintf("%s (unreachable; reselecting, candidate %s)", source, chrony.SourceName(next))
+		shown = fmt.Sprintf("%s (unreachable; reselecting, candidate %s)", source, chrony.SourceName(next))
 	}
-	if d := seconds(dist); d >= maxDist {
-		return Result{Reason: fmt.Sprintf("stratum %d, source %s: root distance %s over %s", tr.Stratum, source, d, maxDist)}
+	if dist >= maxDist {
+		return Result{Reason: fmt.Sprintf("stratum %d, source %s: %s", tr.Stratum, shown, overMax)}
 	}
-	return Result{OK: true, Reason: fmt.Sprintf("synchronised: stratum %d, source %s, offset %s, root distance %s",
-		tr.Stratum, source, signed(tr.CurrentCorrection), seconds(dist))}
+	return Result{OK: true, Source: source, Reason: fmt.Sprintf("synchronised: stratum %d, source %s, offset %s, root distance %s",
+		tr.Stratum, shown, signed(tr.CurrentCorrection), dist)}
+}
+
+// failed is the Result of a request that got no usable answer: the error says which request.
+func failed(err error) Result { return Result{Reason: oneLine(err), Err: err} }
+
+// allSources lists every source and counts those chronyd has no address for yet (a host name
+// not resolved), which the list leaves out.
+func allSources(ctx context.Context, c Communicator) ([]fbchrony.SourceData, int, error) {
+	srcs, err := chrony.Sources(ctx, c)
+	if err != nil {
+		return nil, 0, err
+	}
+	act, err := chrony.Activity(ctx, c)
+	if err != nil {
+		return nil, 0, err
+	}
+	return srcs, int(act.Unresolved), nil
+}
+
+// hasTimeSource reports whether any source could give chronyd time: an NTP source outside
+// 127.127.0.0/16, or a reference clock other than LOCL. ntpd spells its reference clocks
+// 127.127.t.u (its local clock driver is 127.127.1.1, which images made for ntpd document as
+// "offline mode"); chrony polls such an address like any other, and nothing there serves time
+// (at most chronyd itself, whose replies it rejects as a loop).
+func hasTimeSource(srcs []fbchrony.SourceData) bool {
+	for i := range srcs {
+		if srcs[i].Mode == fbchrony.SourceModeRef {
+			if chrony.SourceName(&srcs[i]) != "LOCL" {
+				return true
+			}
+			continue
+		}
+		if ip := srcs[i].IPAddr.ToNetIP().To4(); ip == nil || ip[0] != 127 || ip[1] != 127 {
+			return true
+		}
+	}
+	return false
+}
+
+// whySources says what the sources are doing and, when a variable could change it, which.
+func whySources(srcs []fbchrony.SourceData, unresolved int) string {
+	if len(srcs) == 0 && unresolved == 0 {
+		return "no sources; set " + sourceVars
+	}
+	var parts []string
+	if len(srcs) > 0 {
+		parts = append(parts, describeSources(srcs))
+	}
+	if unresolved > 0 {
+		parts = append(parts, fmt.Sprintf("%d host name(s) not resolved (%s)", unresolved, unresolvedHint))
+	} else if reachable(srcs) == 0 {
+		parts = append(parts, "none reachable: "+unreachableHint)
+	} else if hasFalseticker(srcs) {
+		parts = append(parts, "they disagree: more sources in "+sourceVars+" let a majority outvote a falseticker")
+	}
+	return strings.Join(parts, "; ")
+}
+
+func hasFalseticker(srcs []fbchrony.SourceData) bool {
+	for i := range srcs {
+		if srcs[i].State == fbchrony.SourceStateFalseTicker {
+			return true
+		}
+	}
+	return false
+}
+
+func reachable(srcs []fbchrony.SourceData) int {
+	n := 0
+	for i := range srcs {
+		if srcs[i].Reachability&0xff != 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // reachableCandidate is a source chronyd could select next: reachable, and selectable whether

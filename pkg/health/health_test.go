@@ -42,22 +42,40 @@ var (
 func TestReady(t *testing.T) {
 	unsync := &fbchrony.ReplyTracking{Tracking: fbchrony.Tracking{LeapStatus: 3}}
 	local := &fbchrony.ReplyTracking{Tracking: fbchrony.Tracking{RefID: 0x7F7F0101, Stratum: 10, RootDispersion: 1e-6}}
+	localFar := &fbchrony.ReplyTracking{Tracking: fbchrony.Tracking{RefID: 0x7F7F0101, Stratum: 10, RootDispersion: 1.5}}
 	far := syncedTracking()
 	far.RootDispersion = 1.5
+	unresolved := func(n int32) *fbchrony.ReplyActivity {
+		return &fbchrony.ReplyActivity{Activity: fbchrony.Activity{Unresolved: n}}
+	}
+	// NTP_SERVERS=127.127.1.1 (ntpd's local clock driver): unreachable when nothing listens
+	// on port 123 of 127.127.1.1; reach 377 but unusable when chronyd serves port 123 itself.
+	offlineUnreach := source(ntpdLocal, fbchrony.SourceStateUnreach, 0)
+	offlineSelf := source(ntpdLocal, fbchrony.SourceStateUnreach, 0377)
 	tests := []struct {
 		name   string
 		fake   *chronyfake.Fake
 		th     Thresholds
 		wantOK bool
 		errSet bool
+		// noVar: no variable could change this (chronyd is still collecting samples), so
+		// the reason need not name one.
+		noVar bool
 	}{
 		{name: "synchronised", fake: &chronyfake.Fake{Tracking: syncedTracking(), Sources: []fbchrony.ReplySourceData{
 			source(up6, fbchrony.SourceStateCandidate, 0377), source(up5, fbchrony.SourceStateSync, 0377)}}, wantOK: true},
 		{name: "unsynchronised, source unreachable", fake: &chronyfake.Fake{Tracking: unsync, Sources: []fbchrony.ReplySourceData{
 			source(up5, fbchrony.SourceStateUnreach, 0)}}},
 		{name: "unsynchronised, no sources", fake: &chronyfake.Fake{Tracking: unsync}},
+		{name: "unsynchronised, host names not resolved", fake: &chronyfake.Fake{Tracking: unsync, Activity: unresolved(2)}},
+		{name: "unsynchronised, one unreachable, one not resolved", fake: &chronyfake.Fake{Tracking: unsync, Activity: unresolved(1),
+			Sources: []fbchrony.ReplySourceData{source(up5, fbchrony.SourceStateUnreach, 0)}}},
+		{name: "unsynchronised, collecting samples", fake: &chronyfake.Fake{Tracking: unsync, Sources: []fbchrony.ReplySourceData{
+			source(up5, fbchrony.SourceStateUnreach, 1)}}, noVar: true},
 		{name: "no selected source", fake: &chronyfake.Fake{Tracking: syncedTracking(), Sources: []fbchrony.ReplySourceData{
 			source(up5, fbchrony.SourceStateCandidate, 0377), source(up6, fbchrony.SourceStateFalseTicker, 0377)}}},
+		{name: "no selected source, a host name not resolved", fake: &chronyfake.Fake{Tracking: syncedTracking(), Activity: unresolved(1),
+			Sources: []fbchrony.ReplySourceData{source(up5, fbchrony.SourceStateCandidate, 0377)}}},
 		{name: "selected source unreachable", fake: &chronyfake.Fake{Tracking: syncedTracking(), Sources: []fbchrony.ReplySourceData{
 			source(up5, fbchrony.SourceStateSync, 0)}}},
 		{name: "selected source unreachable, others unreachable too", fake: &chronyfake.Fake{Tracking: syncedTracking(), Sources: []fbchrony.ReplySourceData{
@@ -72,11 +90,30 @@ func TestReady(t *testing.T) {
 			source(up5, fbchrony.SourceStateSync, 0377)}}},
 		{name: "root distance under a raised threshold", fake: &chronyfake.Fake{Tracking: far, Sources: []fbchrony.ReplySourceData{
 			source(up5, fbchrony.SourceStateSync, 0377)}}, th: Thresholds{MaxDistance: 2 * time.Second}, wantOK: true},
-		{name: "local reference not allowed", fake: &chronyfake.Fake{Tracking: local}},
-		{name: "local reference allowed", fake: &chronyfake.Fake{Tracking: local}, th: Thresholds{AllowLocal: true}, wantOK: true},
+		{name: "local clock, network source unreachable", fake: &chronyfake.Fake{Tracking: local, Sources: []fbchrony.ReplySourceData{
+			source(up5, fbchrony.SourceStateUnreach, 0)}}},
+		{name: "local clock, network source unreachable, allowed", fake: &chronyfake.Fake{Tracking: local, Sources: []fbchrony.ReplySourceData{
+			source(up5, fbchrony.SourceStateUnreach, 0)}}, th: Thresholds{AllowLocal: true}, wantOK: true},
+		{name: "local clock allowed, root distance over threshold", fake: &chronyfake.Fake{Tracking: localFar, Sources: []fbchrony.ReplySourceData{
+			source(up5, fbchrony.SourceStateUnreach, 0)}}, th: Thresholds{AllowLocal: true}},
+		{name: "local clock, host name not resolved", fake: &chronyfake.Fake{Tracking: local, Activity: unresolved(1)}},
+		{name: "local clock, only 127.127.1.1 and an unresolved name", fake: &chronyfake.Fake{Tracking: local, Activity: unresolved(1),
+			Sources: []fbchrony.ReplySourceData{offlineUnreach}}},
+		{name: "offline mode: 127.127.1.1 unreachable", fake: &chronyfake.Fake{Tracking: local,
+			Sources: []fbchrony.ReplySourceData{offlineUnreach}}, wantOK: true},
+		{name: "offline mode: 127.127.1.1 is chronyd itself", fake: &chronyfake.Fake{Tracking: local,
+			Sources: []fbchrony.ReplySourceData{offlineSelf}}, wantOK: true},
+		{name: "offline mode: no sources at all", fake: &chronyfake.Fake{Tracking: local}, wantOK: true},
+		{name: "offline mode: LOCL reference clock", fake: &chronyfake.Fake{Tracking: local,
+			Sources: []fbchrony.ReplySourceData{refclock("LOCL")}}, wantOK: true},
+		{name: "offline mode: root distance over threshold", fake: &chronyfake.Fake{Tracking: localFar,
+			Sources: []fbchrony.ReplySourceData{offlineUnreach}}},
+		{name: "local clock, PHC reference clock failed", fake: &chronyfake.Fake{Tracking: local,
+			Sources: []fbchrony.ReplySourceData{refclock("PHC0")}}},
 		{name: "tracking fails", fake: &chronyfake.Fake{Fail: map[string]error{"tracking": errors.New("no reply from chronyd by the deadline: i/o timeout")}}, errSet: true},
 		{name: "sources fail", fake: &chronyfake.Fake{Tracking: syncedTracking(), Fail: map[string]error{"sourcedata": errors.New("got status NOSUCHSOURCE (4)")},
 			Sources: []fbchrony.ReplySourceData{source(up5, fbchrony.SourceStateSync, 0377)}}, errSet: true},
+		{name: "activity fails", fake: &chronyfake.Fake{Tracking: unsync, Fail: map[string]error{"activity": errors.New("got status UNAUTH (2)")}}, errSet: true},
 	}
 	var out strings.Builder
 	for _, tt := range tests {
@@ -91,10 +128,69 @@ func TestReady(t *testing.T) {
 			if r.Reason == "" || strings.ContainsAny(r.Reason, "\n\r") {
 				t.Errorf("Reason %q is not one non-empty line", r.Reason)
 			}
+			if p := repeatedPhrase(r.Reason); p != "" {
+				t.Errorf("Reason %q says %q twice", r.Reason, p)
+			}
+			if !r.OK && r.Err == nil && !tt.noVar && !namesVariable(r.Reason) {
+				t.Errorf("not-ready Reason %q names no variable that would change it", r.Reason)
+			}
 			fmt.Fprintf(&out, "%s: ok=%v: %s\n", tt.name, r.OK, r.Reason)
 		})
 	}
 	golden.Compare(t, *update, filepath.Join("testdata", "ready.golden"), out.String())
+}
+
+var ntpdLocal = chronyfake.IPv4(127, 127, 1, 1)
+
+// refclock is a reference clock's source line: chronyd puts the refid in the address field.
+func refclock(refid string) fbchrony.ReplySourceData {
+	var a [4]byte
+	copy(a[:], refid)
+	return fbchrony.ReplySourceData{SourceData: fbchrony.SourceData{
+		IPAddr: chronyfake.IPv4(a[0], a[1], a[2], a[3]), State: fbchrony.SourceStateUnreach, Mode: fbchrony.SourceModeRef,
+	}}
+}
+
+// namesVariable reports whether a reason names a variable a user could set.
+func namesVariable(reason string) bool {
+	for _, v := range []string{"NTP_SERVERS", "NTP_POOLS", "READY_MAX_DISTANCE", "READY_ALLOW_LOCAL"} {
+		if strings.Contains(reason, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// repeatedPhrase returns a run of three words that occurs twice in s (ignoring case and
+// punctuation), or "". Source lists are exempt: "candidate reach 377" may well repeat.
+func repeatedPhrase(s string) string {
+	words := strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return !('a' <= r && r <= 'z' || r == '_')
+	})
+	seen := map[string]bool{}
+	for i := 0; i+3 <= len(words); i++ {
+		p := strings.Join(words[i:i+3], " ")
+		if strings.Contains(p, "reach") {
+			continue
+		}
+		if seen[p] {
+			return p
+		}
+		seen[p] = true
+	}
+	return ""
+}
+
+func TestRepeatedPhrase(t *testing.T) {
+	for s, want := range map[string]string{
+		"cannot ask chronyd: cannot ask chronyd: dial":                              "cannot ask chronyd",
+		"not synchronised: no sources; set NTP_SERVERS":                             "",
+		"2 source(s): 127.0.0.5 candidate reach 377, 127.0.0.6 candidate reach 377": "",
+	} {
+		if got := repeatedPhrase(s); got != want {
+			t.Errorf("repeatedPhrase(%q) = %q, want %q", s, got, want)
+		}
+	}
 }
 
 func TestLive(t *testing.T) {

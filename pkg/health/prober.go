@@ -44,7 +44,7 @@ func (p Prober) ask(ctx context.Context, judge func(context.Context, Communicato
 	defer cancel()
 	c, err := chrony.Dial(ctx, p.Socket, p.ClientDir)
 	if err != nil {
-		return Result{Reason: "cannot reach chronyd: " + oneLine(err), Err: err}
+		return failed(err)
 	}
 	defer c.Close()
 	return judge(ctx, c)

@@ -21,8 +21,11 @@ type Fake struct {
 	NTPData map[string]fbchrony.ResponsePacket
 	// ServerStats is a *ReplyServerStats, 2, 3 or 4.
 	ServerStats fbchrony.ResponsePacket
+	// Activity answers `activity`; nil answers as a chronyd whose sources all have an
+	// address (every one online), since every chronyd 4.x answers this request.
+	Activity *fbchrony.ReplyActivity
 	// Fail maps a request kind ("tracking", "sources", "sourcedata", "sourcestats",
-	// "ntpdata", "serverstats") to the error that request returns.
+	// "ntpdata", "serverstats", "activity") to the error that request returns.
 	Fail map[string]error
 
 	mu    sync.Mutex
@@ -77,6 +80,11 @@ func (f *Fake) Communicate(ctx context.Context, req fbchrony.RequestPacket) (fbc
 		if f.ServerStats != nil {
 			return f.ServerStats, nil
 		}
+	case *fbchrony.RequestActivity:
+		if f.Activity != nil {
+			return f.Activity, nil
+		}
+		return &fbchrony.ReplyActivity{Activity: fbchrony.Activity{Online: int32(len(f.Sources))}}, nil
 	}
 	return nil, fmt.Errorf("chronyfake: no canned reply for %s", kind)
 }
@@ -95,6 +103,8 @@ func kindOf(req fbchrony.RequestPacket) string {
 		return "ntpdata"
 	case *fbchrony.RequestServerStats:
 		return "serverstats"
+	case *fbchrony.RequestActivity:
+		return "activity"
 	}
 	return fmt.Sprintf("command %d", req.GetCommand())
 }
