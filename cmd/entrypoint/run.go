@@ -46,13 +46,15 @@ func runCommand(c *cli.Context, environ []string) error {
 		log.Error("chronyd not started", zap.Error(err))
 		return cli.Exit("", exitFailure)
 	}
+	watch := &syncWatch{}
 	code, err := launch.Run(ctx, s, log, launch.Hooks{
 		OnPlan:    web.setPlan,
-		OnStarted: func(int, string) error { return web.start(ctx) },
+		OnStarted: func(int, string) error { watch.start(ctx, s, log); return web.start(ctx) },
 	})
 	cancel()
 	web.wait()
 	web.closeUnused()
+	watch.wait()
 	if err != nil && c.Context.Err() != nil {
 		// A stop asked before chronyd ran (or while `chronyd -p` checked the file) is clean.
 		log.Info("stop requested before chronyd started: exiting", zap.NamedError("reason", context.Cause(c.Context)), zap.Error(err))

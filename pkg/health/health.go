@@ -188,7 +188,15 @@ func hasTimeSource(srcs []fbchrony.SourceData) bool {
 }
 
 // whySources says what the sources are doing and, when a variable could change it, which.
-func whySources(srcs []fbchrony.SourceData, unresolved int) string {
+func whySources(all []fbchrony.SourceData, unresolved int) string {
+	// chronyd 4.x lists a source whose name it has not resolved as "ID#<n>"; the unresolved
+	// count says it in words.
+	srcs := make([]fbchrony.SourceData, 0, len(all))
+	for _, s := range all {
+		if s.IPAddr == nil || s.IPAddr.Family != fbchrony.IPAddrID {
+			srcs = append(srcs, s)
+		}
+	}
 	if len(srcs) == 0 && unresolved == 0 {
 		return "no sources; set " + sourceVars
 	}

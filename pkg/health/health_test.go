@@ -70,6 +70,8 @@ func TestReady(t *testing.T) {
 		{name: "unsynchronised, host names not resolved", fake: &chronyfake.Fake{Tracking: unsync, Activity: unresolved(2)}},
 		{name: "unsynchronised, one unreachable, one not resolved", fake: &chronyfake.Fake{Tracking: unsync, Activity: unresolved(1),
 			Sources: []fbchrony.ReplySourceData{source(up5, fbchrony.SourceStateUnreach, 0)}}},
+		{name: "unsynchronised, host name not resolved, as chronyd 4.3 lists it", fake: &chronyfake.Fake{Tracking: unsync, Activity: unresolved(1),
+			Sources: []fbchrony.ReplySourceData{source(&fbchrony.IPAddr{IP: [16]uint8{0, 0, 0, 1}, Family: fbchrony.IPAddrID}, fbchrony.SourceStateUnreach, 0)}}},
 		{name: "unsynchronised, collecting samples", fake: &chronyfake.Fake{Tracking: unsync, Sources: []fbchrony.ReplySourceData{
 			source(up5, fbchrony.SourceStateUnreach, 1)}}, noVar: true},
 		{name: "no selected source", fake: &chronyfake.Fake{Tracking: syncedTracking(), Sources: []fbchrony.ReplySourceData{

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"context"
+
+	"go.uber.org/zap"
+
+	"github.com/chris-short/chrony/pkg/config"
+	"github.com/chris-short/chrony/pkg/syncwatch"
+)
+
+// syncWatch logs chronyd's sync-state changes while it runs (see pkg/syncwatch).
+type syncWatch struct{ w *syncwatch.Watcher }
+
+// start begins polling once chronyd runs and the entrypoint holds no capability: the client
+// sockets it binds in RUN_DIR belong to the chrony user, like the probes'.
+func (sw *syncWatch) start(ctx context.Context, s *config.Settings, log *zap.Logger) {
+	sw.w = syncwatch.Start(ctx, syncwatch.Options{
+		Dial:   syncwatch.DialSocket(s.SocketPath(), s.RunDir),
+		Logger: log.Named("sync"),
+	})
+}
+
+// wait returns once the watcher has stopped (at most one poll's deadline after ctx ends).
+func (sw *syncWatch) wait() {
+	if sw.w != nil {
+		sw.w.Wait()
+	}
+}

@@ -1,0 +1,164 @@
+package syncwatch
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/chris-short/chrony/pkg/chrony"
+	"github.com/chris-short/chrony/pkg/health"
+)
+
+// Defaults for Options' zero values.
+const (
+	// DefaultInterval: a change shows in the log within two seconds, for three to six small
+	// requests per poll on the Unix socket.
+	DefaultInterval = 2 * time.Second
+	// DefaultTimeout bounds one poll, connection included.
+	DefaultTimeout = time.Second
+)
+
+// Conn is one connection to chronyd: requests, then Close. *chrony.Client implements it.
+type Conn interface {
+	health.Communicator
+	Close() error
+}
+
+// Options configure a Watcher.
+type Options struct {
+	// Dial opens a fresh connection for one poll (DialSocket for chronyd's socket).
+	Dial func(ctx context.Context) (Conn, error)
+	// Interval between polls; zero means DefaultInterval.
+	Interval time.Duration
+	// Timeout bounds each poll; zero means DefaultTimeout.
+	Timeout time.Duration
+	Logger  *zap.Logger
+}
+
+// DialSocket dials chronyd's command socket, binding client sockets in clientDir.
+func DialSocket(socket, clientDir string) func(ctx context.Context) (Conn, error) {
+	return func(ctx context.Context) (Conn, error) {
+		c, err := chrony.Dial(ctx, socket, clientDir)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+}
+
+// Watcher polls chronyd in its own goroutine until its context ends.
+type Watcher struct {
+	opts Options
+	done chan struct{}
+
+	// State of the story so far; touched only by the polling goroutine.
+	known      bool   // a poll has succeeded
+	synced     bool   // last known: synchronised
+	source     string // last known selected source ("" for the local clock)
+	seenUnres  int    // unresolved count of the last poll, -1 before the first
+	toldUnres  int    // unresolved count last logged
+	pollFailed bool   // the last poll failed (logged once at debug until one succeeds)
+}
+
+// Start polls chronyd every opts.Interval until ctx ends. Wait returns once it has stopped.
+func Start(ctx context.Context, opts Options) *Watcher {
+	w := newWatcher(opts)
+	go func() {
+		defer close(w.done)
+		t := time.NewTicker(w.opts.Interval)
+		defer t.Stop()
+		for {
+			w.poll(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return w
+}
+
+func newWatcher(opts Options) *Watcher {
+	if opts.Interval <= 0 {
+		opts.Interval = DefaultInterval
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	return &Watcher{opts: opts, done: make(chan struct{}), seenUnres: -1}
+}
+
+// Wait blocks until the watcher has stopped: at most one poll's Timeout after its context
+// ends, since every request is abandoned when the context is cancelled.
+func (w *Watcher) Wait() { <-w.done }
+
+// noThreshold: the root distance is readiness, not synchronisation.
+var noThreshold = health.Thresholds{MaxDistance: math.MaxInt64}
+
+// poll asks chronyd once and logs what changed since the last successful poll.
+func (w *Watcher) poll(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, w.opts.Timeout)
+	defer cancel()
+	log := w.opts.Logger
+	c, err := w.opts.Dial(ctx)
+	if err != nil {
+		w.failed(err)
+		return
+	}
+	defer c.Close()
+	r := health.Ready(ctx, c, noThreshold)
+	if r.Err != nil {
+		w.failed(r.Err)
+		return
+	}
+	act, err := chrony.Activity(ctx, c)
+	if err != nil {
+		w.failed(err)
+		return
+	}
+	w.pollFailed = false
+
+	switch {
+	case r.OK && (!w.known || !w.synced):
+		if r.Source == "" {
+			log.Info("chronyd serves the local clock, as configured", zap.String("status", r.Reason))
+		} else {
+			log.Info("chronyd synchronised", zap.String("source", r.Source), zap.String("status", r.Reason))
+		}
+	case r.OK && r.Source != w.source:
+		log.Info("chronyd changed its selected source", zap.String("source", r.Source),
+			zap.String("previous", w.source), zap.String("status", r.Reason))
+	case !r.OK && w.known && w.synced:
+		log.Warn("chronyd lost synchronisation", zap.String("previous", w.source), zap.String("status", r.Reason))
+	}
+	w.known, w.synced, w.source = true, r.OK, r.Source
+
+	// A host name is unresolved for a moment at every start (chronyd resolves in the
+	// background): a count is told once two polls in a row agree on it.
+	n := int(act.Unresolved)
+	if n == w.seenUnres && n != w.toldUnres {
+		if n > 0 {
+			log.Warn("NTP sources have no address: host names not resolved (no DNS, or a typo in NTP_SERVERS/NTP_POOLS); chronyd keeps trying",
+				zap.Int("unresolved", n))
+		} else {
+			log.Info("every NTP source has an address now")
+		}
+		w.toldUnres = n
+	}
+	w.seenUnres = n
+}
+
+// failed notes a poll that got no answer: chronyd is starting or stopping, or another part of
+// the entrypoint reports it (probes, metrics), so once at debug until a poll succeeds.
+func (w *Watcher) failed(err error) {
+	if !w.pollFailed {
+		w.opts.Logger.Debug("cannot ask chronyd for its sync state", zap.Error(err))
+	}
+	w.pollFailed = true
+}
