@@ -50,9 +50,8 @@ const DefaultMaxDistance = time.Second
 // The variables a reason names, so that the line says what to change.
 const (
 	sourceVars      = "NTP_SERVERS/NTP_POOLS"
-	maxDistanceVar  = "READY_MAX_DISTANCE"
 	allowLocalVar   = "READY_ALLOW_LOCAL"
-	allowLocalHint  = allowLocalVar + "=true counts this as ready"
+	allowLocalHint  = "READY_ALLOW_LOCAL=true counts this as ready"
 	unresolvedHint  = "no DNS, or a typo in " + sourceVars
 	unreachableHint = "check " + sourceVars + " and that NTP packets can leave the container"
 )
@@ -91,7 +90,7 @@ func Ready(ctx context.Context, c Communicator, th Thresholds) Result {
 		return failed(err)
 	}
 	dist := seconds(tr.RootDelay/2 + tr.RootDispersion)
-	overMax := fmt.Sprintf("root distance %s over %s=%s", dist, maxDistanceVar, maxDist)
+	overMax := fmt.Sprintf("root distance %s over READY_MAX_DISTANCE=%s", dist, maxDist)
 	local := tr.RefID == refIDLocal || tr.RefID == refIDLOCL
 
 	if tr.LeapStatus == leapUnsynchronised || local {

@@ -95,6 +95,13 @@ func TestQuotedMessagesExist(t *testing.T) {
 		"was killed by signal",
 		"set enableServiceLinks: false in the pod spec",
 		"no selected source",
+		"NTP sources have no address: host names not resolved",
+		"host name(s) not resolved",
+		"READY_ALLOW_LOCAL=true counts this as ready",
+		"over READY_MAX_DISTANCE=",
+		"chronyd lost synchronisation",
+		"chronyd changed its selected source",
+		"serving the local clock as configured (no network source)",
 		"unknown option",
 	} {
 		if !strings.Contains(string(readme), msg) {
