@@ -198,8 +198,8 @@ func TestProbeReadyFailsWithoutSource(t *testing.T) {
 		t.Errorf("probe ready without a source: exit %d, %q; want 1 and a reason", r.Code, r.Stdout)
 	}
 	body, code := httpGet(t, "http://"+c.HTTPAddr+"/readyz")
-	if code != http.StatusServiceUnavailable || !strings.Contains(body, "not") {
-		t.Errorf("/readyz without a source: %d %q; want 503 and a reason", code, body)
+	if code != http.StatusServiceUnavailable || !strings.HasPrefix(body, "fail: ") || !strings.Contains(body, "NTP_SERVERS") {
+		t.Errorf("/readyz without a source: %d %q; want 503 and a reason naming NTP_SERVERS", code, body)
 	}
 }
 
