@@ -178,6 +178,10 @@ func TestRunSyncsServesAndStops(t *testing.T) {
 	if live := entrypointtest.Run(t, bin, c.Env, "probe", "live"); live.Code != 2 {
 		t.Errorf("probe live with chronyd stopped: exit %d, want 2: %s%s", live.Code, live.Stdout, live.Stderr)
 	}
+	// The probe says "cannot ask chronyd" and then the error, not a second "cannot ...".
+	if ready := entrypointtest.Run(t, bin, c.Env, "probe", "ready"); ready.Code != 2 || strings.Count(ready.Stderr, "cannot") != 1 {
+		t.Errorf("probe ready with chronyd stopped: exit %d, %q; want 2 and one \"cannot\"", ready.Code, ready.Stderr)
+	}
 	for _, line := range strings.Split(strings.TrimSpace(p.Logs.String()), "\n") {
 		if !strings.HasPrefix(line, "{") {
 			t.Errorf("log line is not JSON: %q", line)
