@@ -3,6 +3,7 @@ package faults
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -154,7 +155,11 @@ func TestUnresolvedSource(t *testing.T) {
 	t.Parallel()
 	c := entrypointtest.NewContainer(t, "ntp.example.invalid iburst")
 	c.Set(t, "HTTP_ADDR=off") // no loopback address to bind in the empty namespace
-	p := entrypointtest.Start(t, "/usr/bin/unshare", c.Env, "--net", bin)
+	unshare, err := exec.LookPath("unshare") // util-linux, which .ci/run installs
+	if err != nil {
+		t.Fatalf("unshare (util-linux) is needed to give the container an empty network namespace: %v", err)
+	}
+	p := entrypointtest.Start(t, unshare, c.Env, "--net", bin)
 
 	warn := waitLog(t, p, "warning about unresolved sources", 30*time.Second, msgIs("warn",
 		"NTP sources have no address: host names not resolved (no DNS, or a typo in NTP_SERVERS/NTP_POOLS); chronyd keeps trying"))
