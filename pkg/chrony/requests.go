@@ -77,6 +77,21 @@ func Activity(ctx context.Context, c Communicator) (*fbchrony.Activity, error) {
 	return &r.Activity, nil
 }
 
+// NTPSourceName asks for the name an NTP source was configured with (chrony 4.1+). chronyd
+// lists a source whose name it has not resolved yet under a placeholder address (family
+// IPAddrID, shown as "ID#<n>"), and this request still gives its name.
+func NTPSourceName(ctx context.Context, c Communicator, addr *fbchrony.IPAddr) (string, error) {
+	resp, err := c.Communicate(ctx, fbchrony.NewNTPSourceNamePacket(addr))
+	if err != nil {
+		return "", fmt.Errorf("get 'sourcename' response for %s: %w", addr, err)
+	}
+	r, ok := resp.(*fbchrony.ReplyNTPSourceName)
+	if !ok {
+		return "", unexpected("sourcename", resp)
+	}
+	return r.Name, nil
+}
+
 // SourceStats asks for the `sourcestats` line of source i (0-based).
 func SourceStats(ctx context.Context, c Communicator, i int) (*fbchrony.SourceStats, error) {
 	resp, err := c.Communicate(ctx, fbchrony.NewSourceStatsPacket(int32(i)))

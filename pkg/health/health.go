@@ -94,20 +94,20 @@ func Ready(ctx context.Context, c Communicator, th Thresholds) Result {
 	local := tr.RefID == refIDLocal || tr.RefID == refIDLOCL
 
 	if tr.LeapStatus == leapUnsynchronised || local {
-		srcs, unresolved, err := allSources(ctx, c)
+		srcs, unres, err := allSources(ctx, c)
 		if err != nil {
 			return failed(err)
 		}
 		if !local {
-			return Result{Reason: "not synchronised: " + whySources(srcs, unresolved)}
+			return Result{Reason: "not synchronised: " + whySources(srcs, unres)}
 		}
 		switch {
-		case !hasTimeSource(srcs) && unresolved == 0 && dist >= maxDist:
+		case !hasTimeSource(srcs) && unres.Count == 0 && dist >= maxDist:
 			return Result{Reason: fmt.Sprintf("serving the local clock (stratum %d, no network source configured): %s", tr.Stratum, overMax)}
-		case !hasTimeSource(srcs) && unresolved == 0:
+		case !hasTimeSource(srcs) && unres.Count == 0:
 			return Result{OK: true, Reason: fmt.Sprintf("serving the local clock as configured (no network source): stratum %d, root distance %s", tr.Stratum, dist)}
 		case !th.AllowLocal:
-			return Result{Reason: fmt.Sprintf("serving the local clock (stratum %d), no source selected: %s; %s", tr.Stratum, whySources(srcs, unresolved), allowLocalHint)}
+			return Result{Reason: fmt.Sprintf("serving the local clock (stratum %d), no source selected: %s; %s", tr.Stratum, whySources(srcs, unres), allowLocalHint)}
 		case dist >= maxDist:
 			return Result{Reason: fmt.Sprintf("serving the local clock (stratum %d, %s=true): %s", tr.Stratum, allowLocalVar, overMax)}
 		}
@@ -119,11 +119,11 @@ func Ready(ctx context.Context, c Communicator, th Thresholds) Result {
 		return failed(err)
 	}
 	if sel == nil {
-		act, err := chrony.Activity(ctx, c)
+		unres, err := unresolvedIn(ctx, c, srcs)
 		if err != nil {
 			return failed(err)
 		}
-		return Result{Reason: fmt.Sprintf("no selected source (stratum %d): %s", tr.Stratum, whySources(srcs, int(act.Unresolved)))}
+		return Result{Reason: fmt.Sprintf("no selected source (stratum %d): %s", tr.Stratum, whySources(srcs, unres))}
 	}
 	source := chrony.SourceName(sel)
 	shown := source
@@ -131,14 +131,14 @@ func Ready(ctx context.Context, c Communicator, th Thresholds) Result {
 		// The selected source just went unreachable. chronyd reselects at its next sample from
 		// another source (within one poll); until then the clock is as good as it was, so a
 		// reachable candidate to move to keeps it ready rather than flapping a Service endpoint.
-		all, unresolved, err := allSources(ctx, c)
+		all, unres, err := allSources(ctx, c)
 		if err != nil {
 			return failed(err)
 		}
 		next := reachableCandidate(all)
 		if next == nil {
 			return Result{Reason: fmt.Sprintf("selected source %s is unreachable (reach 000, last sample %ds ago), no other reachable candidate: %s",
-				source, sel.SinceSample, whySources(all, unresolved))}
+				source, sel.SinceSample, whySources(all, unres))}
 		}
 		shown = fmt.Sprintf("%s (unreachable; reselecting, candidate %s)", source, chrony.SourceName(next))
 	}
@@ -152,18 +152,86 @@ func Ready(ctx context.Context, c Communicator, th Thresholds) Result {
 // failed is the Result of a request that got no usable answer: the error says which request.
 func failed(err error) Result { return Result{Reason: oneLine(err), Err: err} }
 
-// allSources lists every source and counts those chronyd has no address for yet (a host name
-// not resolved), which the list leaves out.
-func allSources(ctx context.Context, c Communicator) ([]fbchrony.SourceData, int, error) {
+// Unresolved is what chronyd says of the sources it has no address for: host names not
+// resolved yet (no DNS, or a typo), which chronyc's `sources` leaves out.
+type Unresolved struct {
+	// Count is chronyd's `activity` count: a pool counts once per source it would add.
+	Count int
+	// Names are the host names, each once, in chronyd's order; empty when chronyd cannot say
+	// (before 4.1, no `sourcename` request).
+	Names []string
+}
+
+// UnresolvedSources asks chronyd which sources have no address.
+func UnresolvedSources(ctx context.Context, c Communicator) (Unresolved, error) {
+	act, err := chrony.Activity(ctx, c)
+	if err != nil || act.Unresolved == 0 {
+		return Unresolved{}, err
+	}
 	srcs, err := chrony.Sources(ctx, c)
 	if err != nil {
-		return nil, 0, err
+		return Unresolved{}, err
 	}
-	act, err := chrony.Activity(ctx, c)
+	return Unresolved{Count: int(act.Unresolved), Names: unresolvedNames(ctx, c, srcs)}, nil
+}
+
+// allSources lists every source and what chronyd says of those without an address.
+func allSources(ctx context.Context, c Communicator) ([]fbchrony.SourceData, Unresolved, error) {
+	srcs, err := chrony.Sources(ctx, c)
 	if err != nil {
-		return nil, 0, err
+		return nil, Unresolved{}, err
 	}
-	return srcs, int(act.Unresolved), nil
+	unres, err := unresolvedIn(ctx, c, srcs)
+	return srcs, unres, err
+}
+
+// unresolvedIn asks for the activity count and, when it is not zero, the names of the
+// placeholder sources among srcs (the whole list).
+func unresolvedIn(ctx context.Context, c Communicator, srcs []fbchrony.SourceData) (Unresolved, error) {
+	act, err := chrony.Activity(ctx, c)
+	if err != nil || act.Unresolved == 0 {
+		return Unresolved{}, err
+	}
+	return Unresolved{Count: int(act.Unresolved), Names: unresolvedNames(ctx, c, srcs)}, nil
+}
+
+// unresolvedNames asks for the name of each placeholder source (family IPAddrID, "ID#<n>"),
+// each name once. A failed request leaves the names out: the count still says it.
+func unresolvedNames(ctx context.Context, c Communicator, srcs []fbchrony.SourceData) []string {
+	var names []string
+	seen := map[string]bool{}
+	for i := range srcs {
+		if !isPlaceholder(&srcs[i]) {
+			continue
+		}
+		n, err := chrony.NTPSourceName(ctx, c, srcs[i].IPAddr)
+		if err != nil {
+			return nil
+		}
+		if !seen[n] {
+			seen[n] = true
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// isPlaceholder: chronyd 4.x lists a source whose name it has not resolved under an ID.
+func isPlaceholder(s *fbchrony.SourceData) bool {
+	return s.IPAddr != nil && s.IPAddr.Family == fbchrony.IPAddrID
+}
+
+// Describe says which host names are not resolved, in a few words (at most 4 named).
+func (u Unresolved) Describe() string {
+	if len(u.Names) == 0 {
+		return fmt.Sprintf("%d host name(s) not resolved (%s)", u.Count, unresolvedHint)
+	}
+	shown := u.Names
+	more := ""
+	if len(shown) > 4 {
+		shown, more = shown[:4], fmt.Sprintf(" and %d more", len(u.Names)-4)
+	}
+	return fmt.Sprintf("host name(s) not resolved: %s%s (%s)", strings.Join(shown, ", "), more, unresolvedHint)
 }
 
 // hasTimeSource reports whether any source could give chronyd time: an NTP source outside
@@ -187,24 +255,23 @@ func hasTimeSource(srcs []fbchrony.SourceData) bool {
 }
 
 // whySources says what the sources are doing and, when a variable could change it, which.
-func whySources(all []fbchrony.SourceData, unresolved int) string {
-	// chronyd 4.x lists a source whose name it has not resolved as "ID#<n>"; the unresolved
-	// count says it in words.
+func whySources(all []fbchrony.SourceData, unres Unresolved) string {
+	// Placeholders for unresolved names are said in words by unres.
 	srcs := make([]fbchrony.SourceData, 0, len(all))
-	for _, s := range all {
-		if s.IPAddr == nil || s.IPAddr.Family != fbchrony.IPAddrID {
-			srcs = append(srcs, s)
+	for i := range all {
+		if !isPlaceholder(&all[i]) {
+			srcs = append(srcs, all[i])
 		}
 	}
-	if len(srcs) == 0 && unresolved == 0 {
+	if len(srcs) == 0 && unres.Count == 0 {
 		return "no sources; set " + sourceVars
 	}
 	var parts []string
 	if len(srcs) > 0 {
 		parts = append(parts, describeSources(srcs))
 	}
-	if unresolved > 0 {
-		parts = append(parts, fmt.Sprintf("%d host name(s) not resolved (%s)", unresolved, unresolvedHint))
+	if unres.Count > 0 {
+		parts = append(parts, unres.Describe())
 	} else if reachable(srcs) == 0 {
 		parts = append(parts, "none reachable: "+unreachableHint)
 	} else if hasFalseticker(srcs) {

@@ -70,8 +70,12 @@ func TestReady(t *testing.T) {
 		{name: "unsynchronised, host names not resolved", fake: &chronyfake.Fake{Tracking: unsync, Activity: unresolved(2)}},
 		{name: "unsynchronised, one unreachable, one not resolved", fake: &chronyfake.Fake{Tracking: unsync, Activity: unresolved(1),
 			Sources: []fbchrony.ReplySourceData{source(up5, fbchrony.SourceStateUnreach, 0)}}},
-		{name: "unsynchronised, host name not resolved, as chronyd 4.3 lists it", fake: &chronyfake.Fake{Tracking: unsync, Activity: unresolved(1),
-			Sources: []fbchrony.ReplySourceData{source(&fbchrony.IPAddr{IP: [16]uint8{0, 0, 0, 1}, Family: fbchrony.IPAddrID}, fbchrony.SourceStateUnreach, 0)}}},
+		{name: "unsynchronised, host names not resolved, as chronyd 4.3 lists them", fake: &chronyfake.Fake{Tracking: unsync, Activity: unresolved(9),
+			Sources: placeholders(9), Names: placeholderNames("ntp.example.invalid", "pool.example.invalid", 8)}},
+		{name: "unsynchronised, host names not resolved, sourcename refused", fake: &chronyfake.Fake{Tracking: unsync, Activity: unresolved(2),
+			Sources: placeholders(2), Fail: map[string]error{"sourcename": errors.New("got status INVALID (3)")}}},
+		{name: "local clock, host name not resolved, 127.127.1.1 listed", fake: &chronyfake.Fake{Tracking: local, Activity: unresolved(1),
+			Sources: append(placeholders(1), offlineUnreach), Names: placeholderNames("ntp.example.invalid", "", 0)}},
 		{name: "unsynchronised, collecting samples", fake: &chronyfake.Fake{Tracking: unsync, Sources: []fbchrony.ReplySourceData{
 			source(up5, fbchrony.SourceStateUnreach, 1)}}, noVar: true},
 		{name: "no selected source", fake: &chronyfake.Fake{Tracking: syncedTracking(), Sources: []fbchrony.ReplySourceData{
@@ -143,6 +147,26 @@ func TestReady(t *testing.T) {
 }
 
 var ntpdLocal = chronyfake.IPv4(127, 127, 1, 1)
+
+// placeholders are the n source lines chronyd 4.3 lists for names it has not resolved:
+// address family ID, shown as ID#0000000001 and up.
+func placeholders(n int) []fbchrony.ReplySourceData {
+	out := make([]fbchrony.ReplySourceData, n)
+	for i := range out {
+		out[i] = source(&fbchrony.IPAddr{IP: [16]uint8{0, 0, 0, byte(i + 1)}, Family: fbchrony.IPAddrID}, fbchrony.SourceStateUnreach, 0)
+	}
+	return out
+}
+
+// placeholderNames answers sourcename for placeholders: the first is server, the next
+// poolSize are one pool's (chronyd adds a placeholder per source the pool may give).
+func placeholderNames(server, pool string, poolSize int) map[string]string {
+	names := map[string]string{"ID#0000000001": server}
+	for i := 0; i < poolSize; i++ {
+		names[fmt.Sprintf("ID#%010d", i+2)] = pool
+	}
+	return names
+}
 
 // refclock is a reference clock's source line: chronyd puts the refid in the address field.
 func refclock(refid string) fbchrony.ReplySourceData {

@@ -2,6 +2,7 @@ package syncwatch
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"time"
 
@@ -57,8 +58,8 @@ type Watcher struct {
 	known      bool   // a poll has succeeded
 	synced     bool   // last known: synchronised
 	source     string // last known selected source ("" for the local clock)
-	seenUnres  int    // unresolved count of the last poll, -1 before the first
-	toldUnres  int    // unresolved count last logged
+	seenUnres  string // unresolved sources seen by the last poll ("" before the first)
+	toldUnres  string // unresolved sources last logged
 	pollFailed bool   // the last poll failed (logged once at debug until one succeeds)
 }
 
@@ -91,7 +92,7 @@ func newWatcher(opts Options) *Watcher {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	return &Watcher{opts: opts, done: make(chan struct{}), seenUnres: -1}
+	return &Watcher{opts: opts, done: make(chan struct{}), toldUnres: fmt.Sprint(0, []string(nil))}
 }
 
 // Wait blocks until the watcher has stopped: at most one poll's Timeout after its context
@@ -117,7 +118,7 @@ func (w *Watcher) poll(ctx context.Context) {
 		w.failed(r.Err)
 		return
 	}
-	act, err := chrony.Activity(ctx, c)
+	unres, err := health.UnresolvedSources(ctx, c)
 	if err != nil {
 		w.failed(err)
 		return
@@ -140,18 +141,18 @@ func (w *Watcher) poll(ctx context.Context) {
 	w.known, w.synced, w.source = true, r.OK, r.Source
 
 	// A host name is unresolved for a moment at every start (chronyd resolves in the
-	// background): a count is told once two polls in a row agree on it.
-	n := int(act.Unresolved)
-	if n == w.seenUnres && n != w.toldUnres {
-		if n > 0 {
+	// background): what is unresolved is told once two polls in a row agree on it.
+	key := fmt.Sprint(unres.Count, unres.Names)
+	if key == w.seenUnres && key != w.toldUnres {
+		if unres.Count > 0 {
 			log.Warn("NTP sources have no address: host names not resolved (no DNS, or a typo in NTP_SERVERS/NTP_POOLS); chronyd keeps trying",
-				zap.Int("unresolved", n))
+				zap.Strings("hosts", unres.Names), zap.Int("unresolved", unres.Count))
 		} else {
 			log.Info("every NTP source has an address now")
 		}
-		w.toldUnres = n
+		w.toldUnres = key
 	}
-	w.seenUnres = n
+	w.seenUnres = key
 }
 
 // failed notes a poll that got no answer: chronyd is starting or stopping, or another part of

@@ -59,7 +59,14 @@ var (
 )
 
 func unresolved(f *chronyfake.Fake, n int32) *chronyfake.Fake {
-	return &chronyfake.Fake{Tracking: f.Tracking, Sources: f.Sources,
+	// chronyd 4.3 lists each unresolved source under a placeholder ID and names it on request.
+	srcs := append([]fbchrony.ReplySourceData(nil), f.Sources...)
+	names := map[string]string{}
+	for i := int32(1); i <= n; i++ {
+		srcs = append(srcs, src(&fbchrony.IPAddr{IP: [16]uint8{0, 0, 0, byte(i)}, Family: fbchrony.IPAddrID}, fbchrony.SourceStateUnreach, 0))
+		names[fmt.Sprintf("ID#%010d", i)] = fmt.Sprintf("ntp%d.example.invalid", i)
+	}
+	return &chronyfake.Fake{Tracking: f.Tracking, Sources: srcs, Names: names,
 		Activity: &fbchrony.ReplyActivity{Activity: fbchrony.Activity{Unresolved: n}}}
 }
 
@@ -117,10 +124,12 @@ func TestPolls(t *testing.T) {
 }
 
 func fieldValue(f zapcore.Field) any {
-	if f.Type == zapcore.StringType {
-		return fmt.Sprintf("%q", f.String)
+	enc := zapcore.NewMapObjectEncoder()
+	f.AddTo(enc)
+	if s, ok := enc.Fields[f.Key].(string); ok {
+		return fmt.Sprintf("%q", s)
 	}
-	return f.Integer
+	return enc.Fields[f.Key]
 }
 
 // TestStopsWithContext: a poll stuck on a chronyd that never answers ends when the context

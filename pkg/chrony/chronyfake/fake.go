@@ -21,11 +21,14 @@ type Fake struct {
 	NTPData map[string]fbchrony.ResponsePacket
 	// ServerStats is a *ReplyServerStats, 2, 3 or 4.
 	ServerStats fbchrony.ResponsePacket
+	// Names maps a source address (IPAddr.String(), "ID#0000000001" for an unresolved one)
+	// to the name `sourcename` answers.
+	Names map[string]string
 	// Activity answers `activity`; nil answers as a chronyd whose sources all have an
 	// address (every one online), since every chronyd 4.x answers this request.
 	Activity *fbchrony.ReplyActivity
 	// Fail maps a request kind ("tracking", "sources", "sourcedata", "sourcestats",
-	// "ntpdata", "serverstats", "activity") to the error that request returns.
+	// "ntpdata", "serverstats", "activity", "sourcename") to the error that request returns.
 	Fail map[string]error
 
 	mu    sync.Mutex
@@ -80,6 +83,11 @@ func (f *Fake) Communicate(ctx context.Context, req fbchrony.RequestPacket) (fbc
 		if f.ServerStats != nil {
 			return f.ServerStats, nil
 		}
+	case *fbchrony.RequestNTPSourceName:
+		if n, ok := f.Names[r.IPAddr.String()]; ok {
+			return &fbchrony.ReplyNTPSourceName{NTPSourceName: fbchrony.NTPSourceName{Name: n}}, nil
+		}
+		return nil, fmt.Errorf("got status NOSUCHSOURCE (4)")
 	case *fbchrony.RequestActivity:
 		if f.Activity != nil {
 			return f.Activity, nil
@@ -105,6 +113,8 @@ func kindOf(req fbchrony.RequestPacket) string {
 		return "serverstats"
 	case *fbchrony.RequestActivity:
 		return "activity"
+	case *fbchrony.RequestNTPSourceName:
+		return "sourcename"
 	}
 	return fmt.Sprintf("command %d", req.GetCommand())
 }
