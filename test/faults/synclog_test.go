@@ -156,7 +156,7 @@ func TestUnresolvedSource(t *testing.T) {
 	c := entrypointtest.NewContainer(t, "ntp.example.invalid iburst")
 	// A pool adds a placeholder per source it may give (8 here), all under one name.
 	c.Set(t, "NTP_POOLS=pool.example.invalid", "HTTP_ADDR=off") // HTTP: no loopback address in the empty namespace
-	unshare, err := exec.LookPath("unshare") // util-linux, which .ci/run installs
+	unshare, err := exec.LookPath("unshare")                    // util-linux, which .ci/run installs
 	if err != nil {
 		t.Fatalf("unshare (util-linux) is needed to give the container an empty network namespace: %v", err)
 	}
