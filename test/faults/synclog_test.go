@@ -155,8 +155,9 @@ func TestUnresolvedSource(t *testing.T) {
 	t.Parallel()
 	c := entrypointtest.NewContainer(t, "ntp.example.invalid iburst")
 	// A pool adds a placeholder per source it may give (8 here), all under one name.
-	c.Set(t, "NTP_POOLS=pool.example.invalid", "HTTP_ADDR=off") // HTTP: no loopback address in the empty namespace
-	unshare, err := exec.LookPath("unshare")                    // util-linux, which .ci/run installs
+	// HTTP_ADDR=off: the empty namespace has no loopback address to bind.
+	c.Set(t, "NTP_POOLS=pool.example.invalid", "HTTP_ADDR=off")
+	unshare, err := exec.LookPath("unshare") // util-linux, which .ci/run installs
 	if err != nil {
 		t.Fatalf("unshare (util-linux) is needed to give the container an empty network namespace: %v", err)
 	}
