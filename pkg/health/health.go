@@ -128,9 +128,11 @@ func Ready(ctx context.Context, c Communicator, th Thresholds) Result {
 	source := chrony.SourceName(sel)
 	shown := source
 	if sel.Reachability&0xff == 0 {
-		// The selected source just went unreachable. chronyd reselects at its next sample from
-		// another source (within one poll); until then the clock is as good as it was, so a
-		// reachable candidate to move to keeps it ready rather than flapping a Service endpoint.
+		// The selected source went unreachable. chronyd 4.3 keeps it selected until its
+		// distance, growing with the age of its last sample, exceeds another's by reselectdist
+		// (100 us: seconds to minutes, depending on maxclockerror and the skew it measured);
+		// until then the clock is as good as that sample, so a reachable candidate to move to
+		// keeps it ready rather than flapping a Service endpoint.
 		all, unres, err := allSources(ctx, c)
 		if err != nil {
 			return failed(err)
