@@ -50,8 +50,8 @@ func probeCommand(environ []string) *cli.Command {
 				res := ask(p, c)
 				switch {
 				case res.Err != nil:
-					// The reason already says it could not ask ("cannot reach chronyd: ...").
-					return cli.Exit(fmt.Sprintf("%s: %s", name, res.Reason), exitCantAsk)
+					// The reason is only the error: say here, once, that chronyd could not be asked.
+					return cli.Exit(fmt.Sprintf("%s: cannot ask chronyd: %s", name, res.Reason), exitCantAsk)
 				case !res.OK:
 					fmt.Fprintf(c.App.Writer, "not %s: %s\n", name, res.Reason)
 					return cli.Exit("", exitNotReady)

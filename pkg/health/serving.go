@@ -62,12 +62,12 @@ func (s Serving) Check(pid int) Result {
 	}
 	inodes, err := socketInodes(pid)
 	if err != nil {
-		return Result{Reason: "cannot check chronyd's sockets: " + oneLine(err), Err: err}
+		return Result{Reason: "reading chronyd's sockets: " + oneLine(err), Err: err}
 	}
 	if s.NTPPort != 0 {
 		ok, err := holds(pid, inodes, []string{"udp", "udp6"}, s.NTPPort, "")
 		if err != nil {
-			return Result{Reason: "cannot check chronyd's sockets: " + oneLine(err), Err: err}
+			return Result{Reason: "reading chronyd's sockets: " + oneLine(err), Err: err}
 		}
 		if !ok {
 			return Result{Reason: fmt.Sprintf("chronyd (pid %d) holds no UDP socket on NTP port %d (%s), so it serves no client: "+
@@ -79,7 +79,7 @@ func (s Serving) Check(pid int) Result {
 	if s.NTSKEPort != 0 {
 		ok, err := holds(pid, inodes, []string{"tcp", "tcp6"}, s.NTSKEPort, tcpListen)
 		if err != nil {
-			return Result{Reason: "cannot check chronyd's sockets: " + oneLine(err), Err: err}
+			return Result{Reason: "reading chronyd's sockets: " + oneLine(err), Err: err}
 		}
 		if !ok {
 			return Result{Reason: fmt.Sprintf("chronyd (pid %d) does not listen on NTS-KE port %d (%s), so NTS clients get no keys: "+
@@ -162,7 +162,7 @@ func (p Prober) checkServing() Result {
 	}
 	want, err := ReadServing(p.ServingFile)
 	if err != nil {
-		return Result{Reason: "cannot read what chronyd must serve: " + oneLine(err), Err: err}
+		return Result{Reason: "reading what chronyd must serve: " + oneLine(err), Err: err}
 	}
 	return want.Check(pid)
 }
