@@ -26,7 +26,7 @@ func main() {
 	// closed stdout or stderr kills it with SIGPIPE, leaving chronyd unsupervised. Handled, a
 	// stop signal ends the context every command runs under, and a broken pipe is just EPIPE.
 	ctx, stop := stopContext()
-	code := runApp(ctx, os.Args, os.Environ(), os.Stdout, os.Stderr)
+	code := runApp(ctx, os.Args, environ(), os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }

@@ -36,6 +36,13 @@ func runCommand(c *cli.Context, environ []string) error {
 	}
 	defer func() { _ = log.Sync() }()
 	log.Info("entrypoint starting", zap.String("version", version), zap.String("revision", revision))
+	for _, n := range s.Notices {
+		log.Warn(n)
+	}
+	s.NoIPv6 = !ipv6Usable("/proc")
+	if s.NoIPv6 && s.IPFamily == config.FamilyAuto {
+		log.Info("IPv6 is disabled on this host: chronyd runs with -4 (IP_FAMILY=auto)")
+	}
 
 	ctx, cancel := context.WithCancel(c.Context)
 	defer cancel()

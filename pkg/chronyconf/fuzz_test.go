@@ -18,7 +18,9 @@ var fuzzVars = []string{"NTP_SERVERS", "NTP_POOLS", "ALLOW", "LOCAL_STRATUM", "N
 // directives is every directive Render may write.
 var directives = []string{"server", "pool", "driftfile", "makestep", "rtcsync", "local", "allow", "port",
 	"ratelimit", "clientloglimit", "noclientlog", "ntsdumpdir", "ntsservercert", "ntsserverkey", "ntsport",
-	"confdir", "bindcmdaddress", "pidfile", "cmdport"}
+	"confdir", "bindcmdaddress", "pidfile", "cmdport",
+	// NTP_DIRECTIVES' allow-list.
+	"maxdistance", "maxupdateskew", "maxslewrate", "maxdrift", "minsources", "leapsecmode"}
 
 // FuzzEnvironment checks, for any environment, that Load rejects it or Render writes exactly
 // the directives the settings ask for, each value taken from the settings.
@@ -49,6 +51,39 @@ func FuzzEnvironment(f *testing.F) {
 		}
 		checkRendered(t, s, string(chronyconf.Render(s, clock)), clock)
 		checkMounted(t, s, string(chronyconf.RenderMounted(s)))
+	})
+}
+
+// FuzzDirectives checks NTP_DIRECTIVES the same way, with the variables it interacts with:
+// whatever the value, Load rejects it or Render writes only allow-listed directives, each once.
+func FuzzDirectives(f *testing.F) {
+	for _, c := range configtest.Cases {
+		for _, kv := range c.Env {
+			if v, ok := strings.CutPrefix(kv, "NTP_DIRECTIVES="); ok {
+				f.Add(v, "", false, false, false)
+				f.Add(v, "a.example,b.example iburst", true, false, true)
+				f.Add(v, "", false, true, true)
+			}
+		}
+	}
+	f.Add("rtcsync\nratelimit burst 2", "", false, false, false)
+	f.Add("makestep 1 3,bindcmdaddress /tmp/s", "", false, false, false)
+	f.Fuzz(func(t *testing.T, directives, servers string, noclientlog, allowNone, clock bool) {
+		env := []string{"NTP_DIRECTIVES=" + directives}
+		if servers != "" {
+			env = append(env, "NTP_SERVERS="+servers)
+		}
+		if noclientlog {
+			env = append(env, "NOCLIENTLOG=true")
+		}
+		if allowNone {
+			env = append(env, "ALLOW=none")
+		}
+		s, err := config.Load(env)
+		if err != nil {
+			return
+		}
+		checkRendered(t, s, string(chronyconf.Render(s, clock)), clock)
 	})
 }
 
@@ -109,6 +144,21 @@ func checkRendered(t *testing.T, s *config.Settings, out string, clock bool) {
 	}
 	if s.NoClientLog {
 		want["noclientlog"], must["noclientlog"] = true, true
+	}
+	// NTP_DIRECTIVES: each replaces the default line of its name, or is added; rtcsync is
+	// written exactly when the clock is controlled, as without it.
+	for _, d := range s.Directives {
+		name, _, _ := strings.Cut(d, " ")
+		if name == "rtcsync" {
+			continue
+		}
+		for l := range want {
+			if l != d && (l == name || strings.HasPrefix(l, name+" ")) {
+				delete(want, l)
+				delete(must, l)
+			}
+		}
+		want[d], must[d] = true, true
 	}
 	if nts || ntsServer {
 		l := "ntsdumpdir " + s.StateDir

@@ -51,8 +51,23 @@ func Render(s *config.Settings, clockControl bool) []byte {
 	}
 	b.WriteString("\n")
 
+	// NTP_DIRECTIVES replace the line of the same name in place; the others follow ours.
+	extra := map[string]string{}
+	for _, d := range s.Directives {
+		extra[config.DirectiveName(d)] = d
+	}
+	own := func(name, def string) {
+		if d, ok := extra[name]; ok {
+			def = d
+			delete(extra, name)
+		}
+		line(&b, def)
+	}
+	// rtcsync only means something when chronyd controls the clock, and is written then anyway.
+	delete(extra, "rtcsync")
+
 	line(&b, "driftfile", s.DriftFile())
-	line(&b, "makestep 1 3")
+	own("makestep", "makestep 1 3")
 	if clockControl {
 		line(&b, "rtcsync")
 	}
@@ -73,8 +88,8 @@ func Render(s *config.Settings, clockControl bool) []byte {
 		if !s.NoClientLog {
 			// chronyd 4.3 refuses ratelimit together with noclientlog ("Rate limiting cannot
 			// be enabled with noclientlog"): rate limiting needs the client log.
-			line(&b, ratelimitLine)
-			line(&b, clientloglimitLine)
+			own("ratelimit", ratelimitLine)
+			own("clientloglimit", clientloglimitLine)
 		}
 	} else {
 		// Client only: no NTP server socket at all.
@@ -92,6 +107,11 @@ func Render(s *config.Settings, clockControl bool) []byte {
 		line(&b, "ntsservercert", s.NTSServerCert)
 		line(&b, "ntsserverkey", s.NTSServerKey)
 		line(&b, "ntsport", strconv.Itoa(s.NTSPort))
+	}
+	for _, d := range s.Directives {
+		if _, ok := extra[config.DirectiveName(d)]; ok {
+			line(&b, d)
+		}
 	}
 
 	b.WriteString("\n# Drop-ins may override anything above; the lines after them are the entrypoint's own.\n")

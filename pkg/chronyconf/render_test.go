@@ -48,6 +48,15 @@ var renderCases = []renderCase{
 	{name: "noclientlog", env: []string{"NOCLIENTLOG=yes", "LOCAL_STRATUM=3"}},
 	{name: "custom-port", env: []string{"NTP_PORT=1123", "ALLOW=192.168.0.0/16,::1", "STATE_DIR=/data", "RUN_DIR=/tmp/r"}},
 	{name: "mounted", env: []string{"CHRONY_CONF=/config/chrony.conf"}, mounted: true},
+	// Other images' variables and forms.
+	{name: "bare-hosts-iburst", env: []string{"NTP_SERVERS=time.cloudflare.com,time.google.com", "NTP_POOLS=0.pool.ntp.org,1.pool.ntp.org maxsources 2"}},
+	{name: "bare-hosts-no-iburst", env: []string{"NTP_IBURST=false", "NTP_SERVERS=time.cloudflare.com,time.google.com"}},
+	{name: "peer-dockur", env: []string{"NTP_SERVERS=pool.ntp.org", "NTP_DIRECTIVES=ratelimit,rtcsync", "ENABLE_SYSCLK=false"}},
+	{name: "peer-dockur-clock-control", env: []string{"NTP_SERVERS=pool.ntp.org", "NTP_DIRECTIVES=ratelimit,rtcsync", "ENABLE_SYSCLK=true"}, clockControl: true},
+	{name: "peer-dockur-noclientlog", env: []string{"NTP_SERVERS=pool.ntp.org", "NTP_DIRECTIVES=ratelimit,rtcsync,clientloglimit 100000000", "NOCLIENTLOG=true"}},
+	{name: "peer-cturra-nts", env: []string{"NTP_SERVERS=time.cloudflare.com", "ENABLE_NTS=true", "LOG_LEVEL=0"}},
+	{name: "directives-all", env: []string{"NTP_DIRECTIVES=ratelimit interval 3 burst 8 leak 2,clientloglimit 100000000,makestep 0.1 3,maxdistance 3,maxupdateskew 100,maxslewrate 83333.333,maxdrift 500000,minsources 2,leapsecmode slew,rtcsync"}, clockControl: true},
+	{name: "directives-client-only", env: []string{"ALLOW=none", "NTP_SERVERS=a.example", "NTP_DIRECTIVES=ratelimit burst 4,makestep -0 -1"}},
 }
 
 func render(t *testing.T, c renderCase) []byte {
@@ -162,6 +171,8 @@ func TestRenderedConfigStartsChronyd(t *testing.T) {
 		{"server on loopback", []string{"ALLOW=127.0.0.0/8,::1", "NOCLIENTLOG=true"}},
 		{"allow all", []string{"ALLOW=all", "LOCAL_STRATUM=off"}},
 		{"client only", []string{"ALLOW=none"}},
+		{"dockur's directives", []string{"ALLOW=127.0.0.1", "NTP_DIRECTIVES=ratelimit,rtcsync,clientloglimit 100000000,minsources 1"}},
+		{"every directive", []string{"ALLOW=127.0.0.1", "NTP_DIRECTIVES=ratelimit interval -19 burst 255 leak 4,clientloglimit 2147483647,makestep 0.1 -1,maxdistance 1000,maxupdateskew 1000000,maxslewrate 500000,maxdrift 500000,minsources 64,leapsecmode ignore,rtcsync"}},
 		// NTS_PORT: a free port rather than 4460, which another process may hold.
 		{"nts server", []string{"ALLOW=127.0.0.1", "NTS_SERVER_CERT=CERT", "NTS_SERVER_KEY=KEY", "NTS_PORT=TCPPORT"}},
 	}

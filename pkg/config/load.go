@@ -43,29 +43,44 @@ func quote(v string) string {
 	return strconv.QuoteToASCII(v)
 }
 
-// env is the environment as Load sees it: the last of repeated names wins, as in os/exec.
+// env is the environment as Load sees it: our variables after normalize (one surrounding pair
+// of quotes stripped, empty ones removed), everything else as given.
 type env map[string]string
 
 func (e env) lookup(name string) (string, bool) { v, ok := e[name]; return v, ok }
 
 // Load turns an environment (os.Environ form) into validated Settings. It reports every problem
-// at once, joined, each naming its variable. It reads nothing but environ.
+// at once, joined, each naming its variable. It reads nothing but environ. What it decided on
+// the user's behalf without an error (an empty variable treated as unset) is in
+// Settings.Notices, for the caller to log.
 func Load(environ []string) (*Settings, error) {
 	e := env{}
 	var order []string
+	count := map[string]int{}
 	for _, kv := range environ {
 		name, value, ok := strings.Cut(kv, "=")
 		if !ok || name == "" {
 			continue
 		}
-		if _, dup := e[name]; !dup {
+		if count[name]++; count[name] == 1 {
 			order = append(order, name)
 		}
 		e[name] = value
 	}
+	var errs []error
+	// A repeated name has no obvious winner: libc's getenv and Go's os.Getenv take the first,
+	// os/exec and docker's -e the last. Ours must be given once.
+	for _, name := range order {
+		if count[name] > 1 && isOurs(name) {
+			errs = append(errs, &VarError{Name: name, Value: e[name],
+				Err: fmt.Errorf("set %d times in the environment; set it once", count[name])})
+		}
+	}
 	l := &loader{env: e}
+	l.normalize(order)
 	s := l.settings()
-	errs := append(nearMisses(order, e), l.errs...)
+	s.Notices = l.notices
+	errs = append(append(errs, nearMisses(order, e)...), l.errs...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -73,30 +88,57 @@ func Load(environ []string) (*Settings, error) {
 }
 
 type loader struct {
-	env  env
-	errs []error
-	set  []string // our variables that were set, in Variables order
+	env     env
+	errs    []error
+	set     []string // our variables that were set, in Variables order
+	notices []string
 }
 
 func (l *loader) fail(name, value string, err error) {
 	l.errs = append(l.errs, &VarError{Name: name, Value: value, Err: err})
 }
 
+// normalize makes our variables read the way the other images read them: one surrounding pair
+// of matching quotes is stripped (compose's list form `- NTP_SERVERS="a,b"` keeps them), and a
+// variable set but empty is unset (compose's ${VAR} of an unset VAR gives exactly that). The
+// latter is said once in Notices, since it hides a typo as well as it helps compose.
+func (l *loader) normalize(order []string) {
+	for _, name := range order {
+		if !isOurs(name) {
+			continue
+		}
+		v := l.env[name]
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+			l.env[name] = v
+		}
+		if strings.Trim(v, " ") == "" {
+			delete(l.env, name)
+			l.notices = append(l.notices, fmt.Sprintf("%s is set but empty: treated as unset (default: %s)", name, defaultText(name)))
+		}
+	}
+}
+
 // get returns a variable's value, or its default when unset. A set value is screened for
-// characters that have no business in any of our values; an empty one is rejected because
-// "set but empty" is usually a compose file's ${VAR} with VAR unset, not a choice.
+// characters that have no business in any of our values.
 func (l *loader) get(name string) (value string, set, ok bool) {
 	v, present := l.env.lookup(name)
 	if !present {
 		return defaultOf(name), false, true
 	}
 	l.set = append(l.set, name)
+	if name == "READY_MAX_DISTANCE" {
+		// µ is the SI symbol for micro, and what Go prints for a duration (500µs); Go also
+		// parses the Greek mu. Only as the unit µs: anywhere else it is still a look-alike.
+		v = microUnit.Replace(v)
+	}
+	if name == "NTP_DIRECTIVES" {
+		// simonrupf/docker-chronyd's image sets NTP_DIRECTIVES="ratelimit\nrtcsync" for
+		// its shell's echo -e: the two characters \n separate items, like a comma.
+		v = strings.ReplaceAll(v, `\n`, ",")
+	}
 	if err := screen(v); err != nil {
 		l.fail(name, v, err)
-		return "", true, false
-	}
-	if strings.Trim(v, " ") == "" {
-		l.fail(name, v, fmt.Errorf("set but empty; unset it to get the default (%s)", defaultText(name)))
 		return "", true, false
 	}
 	return v, true, true
@@ -140,6 +182,7 @@ func screen(v string) error {
 func (l *loader) settings() *Settings {
 	s := &Settings{}
 
+	bareIburst := l.booleanDefault("NTP_IBURST")
 	seen := map[string]string{}
 	servers, sSet, sOK := l.get("NTP_SERVERS")
 	if sSet && sOK {
@@ -156,6 +199,11 @@ func (l *loader) settings() *Settings {
 		for _, err := range errs {
 			l.fail("NTP_POOLS", pools, err)
 		}
+	}
+
+	if bareIburst {
+		addIburst(s.Servers)
+		addIburst(s.Pools)
 	}
 
 	s.EnableNTS = l.boolean("ENABLE_NTS")
@@ -175,12 +223,32 @@ func (l *loader) settings() *Settings {
 		}
 	}
 
-	if v, _, ok := l.get("CLOCK_CONTROL"); ok {
-		switch c := ClockControl(strings.ToLower(v)); c {
+	clockV, clockSet, clockOK := l.get("CLOCK_CONTROL")
+	if clockOK {
+		switch c := ClockControl(strings.ToLower(clockV)); c {
 		case ClockAuto, ClockOn, ClockOff:
 			s.ClockControl = c
 		default:
-			l.fail("CLOCK_CONTROL", v, errors.New("want auto, on or off"))
+			l.fail("CLOCK_CONTROL", clockV, errors.New("want auto, on or off"))
+			clockOK = false
+		}
+	}
+	// ENABLE_SYSCLK is dockur's and simonrupf's switch: true runs chronyd without -x (it
+	// then needs CAP_SYS_TIME: our "on"), false with -x (our "off").
+	if v, set, ok := l.get("ENABLE_SYSCLK"); set && ok {
+		if b, valid := parseBool(v); !valid {
+			l.fail("ENABLE_SYSCLK", v, errors.New("want true or false (also 1/0, yes/no); it is CLOCK_CONTROL=on or off"))
+		} else {
+			want := ClockOff
+			if b {
+				want = ClockOn
+			}
+			switch {
+			case clockSet && clockOK && s.ClockControl != want:
+				l.fail("ENABLE_SYSCLK", v, fmt.Errorf("means CLOCK_CONTROL=%s, but CLOCK_CONTROL=%s is set too: unset ENABLE_SYSCLK", want, clockV))
+			case clockOK:
+				s.ClockControl = want
+			}
 		}
 	}
 
@@ -283,6 +351,20 @@ func (l *loader) settings() *Settings {
 		}
 	}
 
+	if v, _, ok := l.get("IP_FAMILY"); ok {
+		switch f := IPFamily(strings.ToLower(v)); f {
+		case FamilyAuto, Family4, Family6, FamilyDual:
+			s.IPFamily = f
+		default:
+			l.fail("IP_FAMILY", v, errors.New("want auto, 4, 6 or dual"))
+		}
+	}
+	l.checkFamily(s)
+
+	if v, set, ok := l.get("NTP_DIRECTIVES"); set && ok {
+		s.Directives = l.parseDirectives(v, s.NoClientLog)
+	}
+
 	for _, v := range Variables {
 		if renderVarNames[v.Name] && contains(l.set, v.Name) {
 			s.RenderVars = append(s.RenderVars, v.Name)
@@ -290,6 +372,8 @@ func (l *loader) settings() *Settings {
 	}
 	return s
 }
+
+var microUnit = strings.NewReplacer("\u00b5s", "us", "\u03bcs", "us")
 
 var (
 	userRE          = regexp.MustCompile(`^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,31}$`)
@@ -321,14 +405,72 @@ func (l *loader) boolean(name string) bool {
 	if !ok {
 		return false
 	}
+	b, valid := parseBool(v)
+	if !valid {
+		l.fail(name, v, errors.New("want true or false (also 1/0, yes/no)"))
+	}
+	return b
+}
+
+// booleanDefault is boolean for a variable whose default is true: an invalid value gives the
+// default (the error is reported all the same).
+func (l *loader) booleanDefault(name string) bool {
+	v, _, ok := l.get(name)
+	if !ok {
+		return true
+	}
+	b, valid := parseBool(v)
+	if !valid {
+		l.fail(name, v, errors.New("want true or false (also 1/0, yes/no)"))
+		return true
+	}
+	return b
+}
+
+func parseBool(v string) (b, valid bool) {
 	switch strings.ToLower(v) {
 	case "true", "1", "yes":
-		return true
+		return true, true
 	case "false", "0", "no":
-		return false
+		return false, true
 	}
-	l.fail(name, v, errors.New("want true or false (also 1/0, yes/no)"))
-	return false
+	return false, false
+}
+
+// addIburst gives a source listed as a bare host the option cturra's and dockur's images add
+// to every host: without it chronyd's first sync takes minutes instead of seconds.
+func addIburst(srcs []Source) {
+	for i := range srcs {
+		if len(srcs[i].Options) == 0 {
+			srcs[i].Options = []string{"iburst"}
+		}
+	}
+}
+
+// checkFamily rejects an IP literal among the sources that chronyd cannot reach with the
+// IP_FAMILY chosen (chronyd -4 or -6 drops such a source with only a log line).
+func (l *loader) checkFamily(s *Settings) {
+	if s.IPFamily != Family4 && s.IPFamily != Family6 {
+		return
+	}
+	for _, list := range []struct {
+		name string
+		srcs []Source
+	}{{"NTP_SERVERS", s.Servers}, {"NTP_POOLS", s.Pools}} {
+		v, set := l.env.lookup(list.name)
+		if !set {
+			v = defaultOf(list.name)
+		}
+		for _, src := range list.srcs {
+			a, err := netip.ParseAddr(src.Host)
+			if err != nil {
+				continue
+			}
+			if (s.IPFamily == Family4) != a.Unmap().Is4() {
+				l.fail(list.name, v, fmt.Errorf("%s is an IPv%s address, but IP_FAMILY=%s", src.Host, map[bool]string{true: "4", false: "6"}[a.Unmap().Is4()], s.IPFamily))
+			}
+		}
+	}
 }
 
 // path accepts an absolute, clean path that can stand as one word in chrony.conf: no spaces,

@@ -89,7 +89,7 @@ func TestLoadEnvironForms(t *testing.T) {
 		env  []string
 		want string // NTP_SERVERS host of the first server, or "" for none
 	}{
-		{"last repeated name wins", []string{"NTP_SERVERS=a.example", "NTP_SERVERS=b.example"}, "b.example"},
+		{"a repeated variable of others is no concern", []string{"PATH=/bin", "PATH=/usr/bin", "NTP_SERVERS=b.example"}, "b.example"},
 		{"entries without = are ignored", []string{"garbage", "=x", "NTP_SERVERS=c.example"}, "c.example"},
 		{"value may contain =", []string{"HTTP_ADDR=:80", "NTP_SERVERS=d.example"}, "d.example"},
 	}
@@ -157,5 +157,31 @@ func TestMountedConflict(t *testing.T) {
 				t.Errorf("got  %q\nwant %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestChronydFamilyArgs(t *testing.T) {
+	tests := []struct {
+		env    []string
+		noIPv6 bool
+		want   string
+	}{
+		{nil, false, ""},
+		{nil, true, "-4"},
+		{[]string{"IP_FAMILY=auto"}, true, "-4"},
+		{[]string{"IP_FAMILY=4"}, false, "-4"},
+		{[]string{"IP_FAMILY=6"}, false, "-6"},
+		{[]string{"IP_FAMILY=6"}, true, "-6"},
+		{[]string{"IP_FAMILY=dual"}, true, ""},
+	}
+	for _, tt := range tests {
+		s, err := config.Load(tt.env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.NoIPv6 = tt.noIPv6
+		if got := strings.Join(s.ChronydFamilyArgs(), " "); got != tt.want {
+			t.Errorf("%v, NoIPv6=%v: %q, want %q", tt.env, tt.noIPv6, got, tt.want)
+		}
 	}
 }

@@ -18,6 +18,21 @@ const (
 	ClockOff ClockControl = "off"
 )
 
+// IPFamily is which IP versions chronyd uses (IP_FAMILY).
+type IPFamily string
+
+// The values IP_FAMILY accepts.
+const (
+	// FamilyAuto is dual unless the host has no usable IPv6 (Settings.NoIPv6), then 4.
+	FamilyAuto IPFamily = "auto"
+	// Family4 is chronyd -4: IPv4 only.
+	Family4 IPFamily = "4"
+	// Family6 is chronyd -6: IPv6 only.
+	Family6 IPFamily = "6"
+	// FamilyDual is both, chronyd's own default.
+	FamilyDual IPFamily = "dual"
+)
+
 // Source is one NTP_SERVERS or NTP_POOLS entry: a host and its validated chrony options,
 // each option already in chrony's own syntax ("iburst", "maxpoll 6").
 type Source struct {
@@ -73,6 +88,20 @@ type Settings struct {
 	// chronyd needs no CAP_NET_BIND_SERVICE for it).
 	NTSPort int
 
+	// IPFamily is IP_FAMILY; see ChronydFamilyArgs.
+	IPFamily IPFamily
+	// NoIPv6 is a fact of the host, not of the environment: the caller sets it when IPv6 is
+	// disabled or absent (Load leaves it false), so that IP_FAMILY=auto gives chronyd -4.
+	NoIPv6 bool `json:",omitempty"`
+
+	// Directives are NTP_DIRECTIVES' extra chrony.conf lines, each validated against an
+	// allow-list and written in chrony's syntax ("ratelimit interval 3 burst 8").
+	Directives []string `json:",omitempty"`
+
+	// Notices are what Load decided for the user without an error (an empty variable treated
+	// as unset), for the caller to log once.
+	Notices []string `json:",omitempty"`
+
 	// RenderVars names every variable that shapes a rendered chrony.conf and was set. A mounted
 	// CHRONY_CONF together with any of them is an error (see MountedConflict).
 	RenderVars []string
@@ -97,3 +126,14 @@ func (s *Settings) RenderedConf() string { return filepath.Join(s.RunDir, "chron
 
 // DriftFile is chronyd's drift file.
 func (s *Settings) DriftFile() string { return filepath.Join(s.StateDir, "drift") }
+
+// ChronydFamilyArgs is the flag chronyd needs for IPFamily: -4, -6, or none for both.
+func (s *Settings) ChronydFamilyArgs() []string {
+	switch {
+	case s.IPFamily == Family4, (s.IPFamily == FamilyAuto || s.IPFamily == "") && s.NoIPv6:
+		return []string{"-4"}
+	case s.IPFamily == Family6:
+		return []string{"-6"}
+	}
+	return nil
+}

@@ -217,10 +217,79 @@ func checkHost(h string) error {
 			return fmt.Errorf("%q is not a host name: label %q must be 1..63 letters, digits or inner hyphens", h, l)
 		}
 	}
+	if a, numeric := inetAton(name); numeric {
+		if a.IsValid() {
+			return fmt.Errorf("%q is a non-canonical form of the IPv4 address %s (libc reads it so, and chronyd would drop a duplicate silently): write %s", h, a, a)
+		}
+		return fmt.Errorf("%q is neither an IPv4 address nor a host name (it is all numbers)", h)
+	}
 	if intRE.MatchString(labels[len(labels)-1]) {
 		return fmt.Errorf("%q is neither an IPv4 address nor a host name (its last label is numeric)", h)
 	}
 	return nil
+}
+
+// inetAton reads h the way libc's inet_aton does (1 to 4 parts, each decimal, 0x-hex or
+// 0-octal, the last filling the remaining bytes): numeric reports whether every part is a
+// number, which makes h an address to libc rather than a name; a is the address, invalid when
+// a part overflows.
+func inetAton(h string) (a netip.Addr, numeric bool) {
+	parts := strings.Split(h, ".")
+	if len(parts) > 4 {
+		return netip.Addr{}, allNumeric(parts)
+	}
+	vals := make([]uint64, len(parts))
+	for i, p := range parts {
+		base, digits := 10, p
+		switch {
+		case len(p) > 1 && (p[:2] == "0x" || p[:2] == "0X"):
+			base, digits = 16, p[2:]
+		case len(p) > 1 && p[0] == '0':
+			base, digits = 8, p[1:]
+		}
+		if p == "" || (digits == "" && base != 16) {
+			return netip.Addr{}, false
+		}
+		if !numberRE[base].MatchString(digits) {
+			return netip.Addr{}, false
+		}
+		v, err := strconv.ParseUint(digits, base, 32)
+		if digits == "" {
+			v, err = 0, nil // "0x" alone is 0 to glibc
+		}
+		if err != nil {
+			return netip.Addr{}, true
+		}
+		vals[i] = v
+	}
+	var n uint64
+	for i, v := range vals[:len(vals)-1] {
+		if v > 0xff {
+			return netip.Addr{}, true
+		}
+		n |= v << (24 - 8*i)
+	}
+	last := vals[len(vals)-1]
+	if last >= 1<<(8*(5-len(vals))) && len(vals) > 1 {
+		return netip.Addr{}, true
+	}
+	n |= last
+	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}), true
+}
+
+var numberRE = map[int]*regexp.Regexp{
+	8:  regexp.MustCompile(`^[0-7]+$`),
+	10: regexp.MustCompile(`^[0-9]+$`),
+	16: regexp.MustCompile(`^[0-9a-fA-F]*$`),
+}
+
+func allNumeric(parts []string) bool {
+	for _, p := range parts {
+		if !regexp.MustCompile(`^(0[xX][0-9a-fA-F]*|[0-9]+)$`).MatchString(p) {
+			return false
+		}
+	}
+	return true
 }
 
 // isIPv4Like says whether h is made only of digits and dots, so it must parse as an address.

@@ -12,11 +12,15 @@ type Variable struct {
 var Variables = []Variable{
 	{"NTP_SERVERS", "", "Comma-separated NTP servers, each `HOST [OPTION ...]` in chrony's source syntax (options: " + optionList + "). When both NTP_SERVERS and NTP_POOLS are unset: `NTP_POOLS=pool.ntp.org iburst`."},
 	{"NTP_POOLS", "pool.ntp.org iburst", "Comma-separated NTP pools, same syntax as NTP_SERVERS."},
+	{"NTP_IBURST", "true", "Add `iburst` to every NTP_SERVERS or NTP_POOLS entry given as a bare host (as cturra's and dockur's images do): first sync in seconds instead of minutes. `false` writes bare hosts as given."},
 	{"ENABLE_NTS", "false", "Add `nts` (Network Time Security) to every source."},
 	{"NOCLIENTLOG", "false", "Do not log client accesses (saves memory; disables interleaved mode for clients)."},
 	{"ALLOW", "all", "Who may use this server: `all` (IPv4 and IPv6), `none` (client only, no NTP port), or comma-separated IP addresses and CIDRs."},
 	{"LOCAL_STRATUM", "10", "Stratum (1..15) served from the local clock when no source is reachable, or `off`."},
 	{"CLOCK_CONTROL", "auto", "`auto`: discipline the system clock when CAP_SYS_TIME is available, else serve only; `on`: require it; `off`: never (chronyd -x)."},
+	{"ENABLE_SYSCLK", "", "dockur's and simonrupf's switch, accepted: `true` is CLOCK_CONTROL=on, `false` is CLOCK_CONTROL=off; setting both differently is an error."},
+	{"NTP_DIRECTIVES", "", "Extra chrony directives, comma-separated (dockur's form; simonrupf's `\\n` separator works too), from an allow-list: " + directiveList + ". Each replaces the rendered line of the same name."},
+	{"IP_FAMILY", "auto", "`4` (chronyd -4), `6` (chronyd -6), `dual`, or `auto`: dual, or IPv4 only when the host has IPv6 disabled (/proc/net/if_inet6 missing or net.ipv6.conf.all.disable_ipv6=1)."},
 	{"NTP_PORT", "123", "UDP port chronyd serves NTP on (1..65535)."},
 	{"LOG_LEVEL", "info", "`debug`, `info`, `warn` or `error` (cturra's 0..3 are accepted: 0=info, 1=warn, 2 and 3=error)."},
 	{"LOG_FORMAT", "json", "`json` or `console`."},
@@ -39,6 +43,7 @@ var renderVarNames = map[string]bool{
 	"NTP_SERVERS": true, "NTP_POOLS": true, "ENABLE_NTS": true, "NOCLIENTLOG": true,
 	"ALLOW": true, "LOCAL_STRATUM": true, "NTP_PORT": true,
 	"NTS_SERVER_CERT": true, "NTS_SERVER_KEY": true, "NTS_PORT": true,
+	"NTP_IBURST": true, "NTP_DIRECTIVES": true,
 }
 
 // aliases are names people use for our variables (other images' names, singular forms). The
@@ -50,9 +55,24 @@ var aliases = map[string]string{
 	"ALLOW_CIDR":      "did you mean ALLOW?",
 	"ALLOWED":         "did you mean ALLOW?",
 	"ALLOW_LIST":      "did you mean ALLOW?",
-	"ENABLE_SYSCLK":   "did you mean CLOCK_CONTROL (auto, on or off)?",
-	"NTP_DIRECTIVES":  "put extra chrony directives in a *.conf file in CHRONY_CONF_DIR, or mount a complete CHRONY_CONF",
 	"LISTENIFACE":     "put a bindaddress or binddevice directive in a *.conf file in CHRONY_CONF_DIR",
+	// simonrupf/docker-chronyd's -gps image runs gpsd beside chronyd; this image has no gpsd.
+	"GPS_DEVICE":          gpsHint,
+	"GPS_BAUD":            gpsHint,
+	"GPS_REFCLOCK_OFFSET": gpsHint,
+	"GPS_PPS":             gpsHint,
+}
+
+const gpsHint = "this image runs no gpsd: run gpsd beside it (in the same IPC namespace) and put `refclock SHM 0 refid GPS` in a *.conf file in CHRONY_CONF_DIR"
+
+// isOurs says whether Load reads name.
+func isOurs(name string) bool {
+	for _, v := range Variables {
+		if v.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func defaultOf(name string) string {

@@ -253,6 +253,7 @@ func checkPortsFree(v health.Serving) error {
 // rest belongs in the configuration.
 func ChronydArgs(s *config.Settings, plan preflight.Plan) []string {
 	args := []string{s.Chronyd, "-d", "-U", "-u", plan.User, "-f", s.RenderedConf()}
+	args = append(args, s.ChronydFamilyArgs()...) // IP_FAMILY, or -4 on a host without IPv6
 	if !plan.ClockControl {
 		args = append(args, "-x")
 	}
