@@ -70,6 +70,31 @@ var hostile = []configtest.Case{
 	{Name: "typo-alow", Env: []string{"ALOW=all"}},
 	{Name: "typo-nts-cert", Env: []string{"NTS_SERVER_CRT=/c.pem"}},
 	{Name: "typo-clock-contrl", Env: []string{"CLOCK_CONTRL=off"}},
+	// NTP_DIRECTIVES: an allow-list, and the same screening as every other value.
+	{Name: "smuggle-directive-cmdallow", Env: []string{"NTP_DIRECTIVES=cmdallow all"}},
+	{Name: "smuggle-directive-after-args", Env: []string{"NTP_DIRECTIVES=ratelimit interval 1 bindcmdaddress /tmp/s"}},
+	{Name: "smuggle-directive-after-flag", Env: []string{"NTP_DIRECTIVES=rtcsync cmdport 323"}},
+	{Name: "smuggle-directive-cr", Env: []string{"NTP_DIRECTIVES=rtcsync\rcmdport 323"}},
+	{Name: "smuggle-directive-include", Env: []string{"NTP_DIRECTIVES=rtcsync,include /etc/shadow"}},
+	{Name: "smuggle-directive-confdir", Env: []string{"NTP_DIRECTIVES=confdir /tmp"}},
+	{Name: "smuggle-directive-fullwidth-comma", Env: []string{"NTP_DIRECTIVES=rtcsync\uff0ccmdallow all"}},
+	{Name: "smuggle-directive-hash", Env: []string{"NTP_DIRECTIVES=makestep 1 3 # comment"}},
+	{Name: "directive-huge-number", Env: []string{"NTP_DIRECTIVES=clientloglimit 99999999999999999999"}},
+	{Name: "directive-negative-limit", Env: []string{"NTP_DIRECTIVES=ratelimit burst -1"}},
+	// Quotes: one surrounding pair is stripped, any other stays an error.
+	{Name: "quotes-doubled", Env: []string{"NTP_SERVERS=\"\"a.example\"\""}},
+	{Name: "quotes-inside-pair", Env: []string{"NTP_SERVERS=\"a.example\",\"b.example\""}},
+	{Name: "quotes-mixed-pair", Env: []string{"ALLOW='all\""}},
+	// Numbers that libc reads as IPv4 addresses in non-canonical forms.
+	{Name: "numeric-host-hex", Env: []string{"NTP_SERVERS=0x7f000003"}},
+	{Name: "numeric-host-dotted-hex", Env: []string{"NTP_SERVERS=127.0.0.3,0x7f.0x0.0x0.0x3"}},
+	{Name: "numeric-host-octal", Env: []string{"NTP_POOLS=0177.0.0.1"}},
+	{Name: "numeric-host-decimal", Env: []string{"NTP_SERVERS=2130706433"}},
+	{Name: "numeric-host-http-addr", Env: []string{"HTTP_ADDR=0x7f.1:9123"}},
+	// Other images' switches that contradict ours.
+	{Name: "sysclk-against-clock-control", Env: []string{"ENABLE_SYSCLK=yes", "CLOCK_CONTROL=off"}},
+	{Name: "ip-family-against-source", Env: []string{"IP_FAMILY=4", "NTP_SERVERS=::1"}},
+	{Name: "micro-sign-not-unit", Env: []string{"READY_MAX_DISTANCE=1\u00b5"}},
 	// Bad NTS settings.
 	{Name: "nts-key-without-cert", Env: []string{"NTS_SERVER_KEY=/k.pem"}},
 	{Name: "nts-relative-cert", Env: []string{"NTS_SERVER_CERT=tls.crt", "NTS_SERVER_KEY=/k.pem"}},
@@ -84,11 +109,16 @@ func binaryCases(t *testing.T) (run, loadOnly []configtest.Case) {
 		if _, err := config.Load(c.Env); err == nil {
 			continue // a valid environment
 		}
+		// os/exec keeps only the last of a repeated name: such cases run in
+		// test/switching's TestRepeatedVariableThroughBinary, which execs the raw list.
 		passable := true
+		names := map[string]bool{}
 		for _, kv := range c.Env {
-			if strings.ContainsRune(kv, 0) || len(kv) >= maxExecString {
+			name, _, _ := strings.Cut(kv, "=")
+			if strings.ContainsRune(kv, 0) || len(kv) >= maxExecString || names[name] {
 				passable = false
 			}
+			names[name] = true
 		}
 		if passable {
 			run = append(run, c)
@@ -187,7 +217,8 @@ func namesVariable(line string) bool {
 }
 
 // TestHostileAtLoadLevel covers what exec cannot deliver (a NUL byte ends a C string; a value
-// over MAX_ARG_STRLEN makes execve fail with E2BIG): config.Load itself must reject it with a
+// over MAX_ARG_STRLEN makes execve fail with E2BIG; os/exec drops all but the last of a
+// repeated name): config.Load itself must reject it with a
 // VarError naming the variable.
 func TestHostileAtLoadLevel(t *testing.T) {
 	_, loadOnly := binaryCases(t)
