@@ -42,6 +42,9 @@ func runCommand(c *cli.Context, environ []string) error {
 	s.NoIPv6 = !ipv6Usable("/proc")
 	if s.NoIPv6 && s.IPFamily == config.FamilyAuto {
 		log.Info("IPv6 is disabled on this host: chronyd runs with -4 (IP_FAMILY=auto)")
+		if off := s.OffFamilySources(); len(off) > 0 {
+			log.Warn("IPv6 sources unusable on this host: chronyd -4 ignores them", zap.Strings("sources", off))
+		}
 	}
 
 	ctx, cancel := context.WithCancel(c.Context)

@@ -69,7 +69,7 @@ func Load(environ []string) (*Settings, error) {
 	}
 	var errs []error
 	// A repeated name has no obvious winner: libc's getenv and Go's os.Getenv take the first,
-	// os/exec and docker's -e the last. Ours must be given once.
+	// os/exec's Cmd.Env the last. Ours must be given once.
 	for _, name := range order {
 		if count[name] > 1 && isOurs(name) {
 			errs = append(errs, &VarError{Name: name, Value: e[name],
@@ -182,7 +182,7 @@ func screen(v string) error {
 func (l *loader) settings() *Settings {
 	s := &Settings{}
 
-	bareIburst := l.booleanDefault("NTP_IBURST")
+	bareIburst := l.boolean("NTP_IBURST") // default true
 	seen := map[string]string{}
 	servers, sSet, sOK := l.get("NTP_SERVERS")
 	if sSet && sOK {
@@ -412,21 +412,6 @@ func (l *loader) boolean(name string) bool {
 	return b
 }
 
-// booleanDefault is boolean for a variable whose default is true: an invalid value gives the
-// default (the error is reported all the same).
-func (l *loader) booleanDefault(name string) bool {
-	v, _, ok := l.get(name)
-	if !ok {
-		return true
-	}
-	b, valid := parseBool(v)
-	if !valid {
-		l.fail(name, v, errors.New("want true or false (also 1/0, yes/no)"))
-		return true
-	}
-	return b
-}
-
 func parseBool(v string) (b, valid bool) {
 	switch strings.ToLower(v) {
 	case "true", "1", "yes":
@@ -448,28 +433,23 @@ func addIburst(srcs []Source) {
 }
 
 // checkFamily rejects an IP literal among the sources that chronyd cannot reach with the
-// IP_FAMILY chosen (chronyd -4 or -6 drops such a source with only a log line).
+// IP_FAMILY chosen (chronyd -4 or -6 drops such a source without a word).
 func (l *loader) checkFamily(s *Settings) {
 	if s.IPFamily != Family4 && s.IPFamily != Family6 {
 		return
 	}
-	for _, list := range []struct {
-		name string
-		srcs []Source
-	}{{"NTP_SERVERS", s.Servers}, {"NTP_POOLS", s.Pools}} {
-		v, set := l.env.lookup(list.name)
+	for _, host := range s.OffFamilySources() {
+		name := "NTP_POOLS"
+		for _, src := range s.Servers {
+			if src.Host == host {
+				name = "NTP_SERVERS"
+			}
+		}
+		v, set := l.env.lookup(name)
 		if !set {
-			v = defaultOf(list.name)
+			v = defaultOf(name)
 		}
-		for _, src := range list.srcs {
-			a, err := netip.ParseAddr(src.Host)
-			if err != nil {
-				continue
-			}
-			if (s.IPFamily == Family4) != a.Unmap().Is4() {
-				l.fail(list.name, v, fmt.Errorf("%s is an IPv%s address, but IP_FAMILY=%s", src.Host, map[bool]string{true: "4", false: "6"}[a.Unmap().Is4()], s.IPFamily))
-			}
-		}
+		l.fail(name, v, fmt.Errorf("%s is an IP address chronyd cannot use with IP_FAMILY=%s (chronyd -%s ignores it)", host, s.IPFamily, s.IPFamily))
 	}
 }
 

@@ -185,3 +185,25 @@ func TestChronydFamilyArgs(t *testing.T) {
 		}
 	}
 }
+
+func TestOffFamilySources(t *testing.T) {
+	s, err := config.Load([]string{"NTP_SERVERS=192.0.2.1,2001:db8::1,a.example", "NTP_POOLS=::ffff:192.0.2.9,p.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		family config.IPFamily
+		noIPv6 bool
+		want   string
+	}{
+		{config.FamilyAuto, false, ""},
+		{config.FamilyAuto, true, "2001:db8::1"},
+		{config.Family6, false, "192.0.2.1 ::ffff:192.0.2.9"},
+		{config.FamilyDual, true, ""},
+	} {
+		s.IPFamily, s.NoIPv6 = tt.family, tt.noIPv6
+		if got := strings.Join(s.OffFamilySources(), " "); got != tt.want {
+			t.Errorf("IPFamily=%s NoIPv6=%v: %q, want %q", tt.family, tt.noIPv6, got, tt.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"path/filepath"
 	"time"
 )
@@ -136,4 +137,30 @@ func (s *Settings) ChronydFamilyArgs() []string {
 		return []string{"-6"}
 	}
 	return nil
+}
+
+// OffFamilySources are the sources given as IP literals of the family ChronydFamilyArgs
+// excludes: chronyd -4 or -6 drops them without a word. Load rejects them when IP_FAMILY says
+// so; with IP_FAMILY=auto on a host without IPv6 the caller can only warn.
+func (s *Settings) OffFamilySources() []string {
+	var want4, want6 bool
+	switch args := s.ChronydFamilyArgs(); {
+	case len(args) == 0:
+		return nil
+	case args[0] == "-4":
+		want4 = true
+	default:
+		want6 = true
+	}
+	var off []string
+	for _, src := range append(append([]Source(nil), s.Servers...), s.Pools...) {
+		a, err := netip.ParseAddr(src.Host)
+		if err != nil {
+			continue
+		}
+		if is4 := a.Unmap().Is4(); (want4 && !is4) || (want6 && is4) {
+			off = append(off, src.Host)
+		}
+	}
+	return off
 }
