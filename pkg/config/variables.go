@@ -19,7 +19,7 @@ var Variables = []Variable{
 	{"LOCAL_STRATUM", "10", "Stratum (1..15) served from the local clock when no source is reachable, or `off`."},
 	{"CLOCK_CONTROL", "auto", "`auto`: discipline the system clock when CAP_SYS_TIME is available, else serve only; `on`: require it; `off`: never (chronyd -x)."},
 	{"ENABLE_SYSCLK", "", "dockur's and simonrupf's switch, accepted: `true` is CLOCK_CONTROL=on, `false` is CLOCK_CONTROL=off; setting both differently is an error."},
-	{"NTP_DIRECTIVES", "", "Extra chrony directives, comma-separated (dockur's form; simonrupf's `\\n` separator works too), from an allow-list: " + directiveList + ". Each replaces the rendered line of the same name."},
+	{"NTP_DIRECTIVES", "", "Extra chrony directives, comma-separated (dockur's form; simonrupf's `\\n` separator works too), from an allow-list: " + directiveList + ". Each replaces the rendered line of the same name (`makestep`, `ratelimit`, `clientloglimit`) or is added after the rendered ones."},
 	{"IP_FAMILY", "auto", "`4` (chronyd -4), `6` (chronyd -6), `dual`, or `auto`: dual, or IPv4 only when the host has IPv6 disabled (/proc/net/if_inet6 missing or net.ipv6.conf.all.disable_ipv6=1)."},
 	{"NTP_PORT", "123", "UDP port chronyd serves NTP on (1..65535)."},
 	{"LOG_LEVEL", "info", "`debug`, `info`, `warn` or `error` (cturra's 0..3 are accepted: 0=info, 1=warn, 2 and 3=error)."},
