@@ -24,6 +24,9 @@ type Result struct {
 	// Reason is one line: stratum, source, offset and root distance, or what is missing and
 	// the variable that would change it.
 	Reason string
+	// Code says the same as Reason as one of a fixed set of words (Code* constants), for a
+	// metric's label.
+	Code Code
 	// Source is the selected source (as SourceName shows it) when Ready is OK because chronyd
 	// follows a source; empty otherwise, also when OK because it serves the local clock.
 	Source string
@@ -72,7 +75,7 @@ func Live(ctx context.Context, c Communicator) Result {
 	if err != nil {
 		return failed(err)
 	}
-	return Result{OK: true, Reason: fmt.Sprintf("chronyd answers: stratum %d, leap status %s", tr.Stratum, leapName(tr.LeapStatus))}
+	return Result{OK: true, Code: CodeAnswers, Reason: fmt.Sprintf("chronyd answers: stratum %d, leap status %s", tr.Stratum, leapName(tr.LeapStatus))}
 }
 
 // Ready reports whether chronyd serves trustworthy time: leap status not unsynchronised, a
@@ -99,19 +102,19 @@ func Ready(ctx context.Context, c Communicator, th Thresholds) Result {
 			return failed(err)
 		}
 		if !local {
-			return Result{Reason: "not synchronised: " + whySources(srcs, unres)}
+			return Result{Code: CodeUnsynchronised, Reason: "not synchronised: " + whySources(srcs, unres)}
 		}
 		switch {
 		case !hasTimeSource(srcs) && unres.Count == 0 && dist >= maxDist:
-			return Result{Reason: fmt.Sprintf("serving the local clock (stratum %d, no network source configured): %s", tr.Stratum, overMax)}
+			return Result{Code: CodeRootDistance, Reason: fmt.Sprintf("serving the local clock (stratum %d, no network source configured): %s", tr.Stratum, overMax)}
 		case !hasTimeSource(srcs) && unres.Count == 0:
-			return Result{OK: true, Reason: fmt.Sprintf("serving the local clock as configured (no network source): stratum %d, root distance %s", tr.Stratum, dist)}
+			return Result{OK: true, Code: CodeLocal, Reason: fmt.Sprintf("serving the local clock as configured (no network source): stratum %d, root distance %s", tr.Stratum, dist)}
 		case !th.AllowLocal:
-			return Result{Reason: fmt.Sprintf("serving the local clock (stratum %d), no source selected: %s; %s", tr.Stratum, whySources(srcs, unres), allowLocalHint)}
+			return Result{Code: CodeLocalNotAllowed, Reason: fmt.Sprintf("serving the local clock (stratum %d), no source selected: %s; %s", tr.Stratum, whySources(srcs, unres), allowLocalHint)}
 		case dist >= maxDist:
-			return Result{Reason: fmt.Sprintf("serving the local clock (stratum %d, %s=true): %s", tr.Stratum, allowLocalVar, overMax)}
+			return Result{Code: CodeRootDistance, Reason: fmt.Sprintf("serving the local clock (stratum %d, %s=true): %s", tr.Stratum, allowLocalVar, overMax)}
 		}
-		return Result{OK: true, Reason: fmt.Sprintf("serving the local clock (%s=true): stratum %d, reference %s, root distance %s", allowLocalVar, tr.Stratum, chrony.RefIDName(tr.RefID), dist)}
+		return Result{OK: true, Code: CodeLocal, Reason: fmt.Sprintf("serving the local clock (%s=true): stratum %d, reference %s, root distance %s", allowLocalVar, tr.Stratum, chrony.RefIDName(tr.RefID), dist)}
 	}
 
 	sel, srcs, err := selectedSource(ctx, c)
@@ -123,7 +126,7 @@ func Ready(ctx context.Context, c Communicator, th Thresholds) Result {
 		if err != nil {
 			return failed(err)
 		}
-		return Result{Reason: fmt.Sprintf("no selected source (stratum %d): %s", tr.Stratum, whySources(srcs, unres))}
+		return Result{Code: CodeNoSelectedSource, Reason: fmt.Sprintf("no selected source (stratum %d): %s", tr.Stratum, whySources(srcs, unres))}
 	}
 	source := chrony.SourceName(sel)
 	shown := source
@@ -139,20 +142,20 @@ func Ready(ctx context.Context, c Communicator, th Thresholds) Result {
 		}
 		next := reachableCandidate(all)
 		if next == nil {
-			return Result{Reason: fmt.Sprintf("selected source %s is unreachable (reach 000, last sample %ds ago), no other reachable candidate: %s",
+			return Result{Code: CodeSourceUnreachable, Reason: fmt.Sprintf("selected source %s is unreachable (reach 000, last sample %ds ago), no other reachable candidate: %s",
 				source, sel.SinceSample, whySources(all, unres))}
 		}
 		shown = fmt.Sprintf("%s (unreachable; reselecting, candidate %s)", source, chrony.SourceName(next))
 	}
 	if dist >= maxDist {
-		return Result{Reason: fmt.Sprintf("stratum %d, source %s: %s", tr.Stratum, shown, overMax)}
+		return Result{Code: CodeRootDistance, Reason: fmt.Sprintf("stratum %d, source %s: %s", tr.Stratum, shown, overMax)}
 	}
-	return Result{OK: true, Source: source, Reason: fmt.Sprintf("synchronised: stratum %d, source %s, offset %s, root distance %s",
+	return Result{OK: true, Code: CodeSynchronised, Source: source, Reason: fmt.Sprintf("synchronised: stratum %d, source %s, offset %s, root distance %s",
 		tr.Stratum, shown, signed(tr.CurrentCorrection), dist)}
 }
 
 // failed is the Result of a request that got no usable answer: the error says which request.
-func failed(err error) Result { return Result{Reason: oneLine(err), Err: err} }
+func failed(err error) Result { return Result{Code: CodeNoAnswer, Reason: oneLine(err), Err: err} }
 
 // Unresolved is what chronyd says of the sources it has no address for: host names not
 // resolved yet (no DNS, or a typo), which chronyc's `sources` leaves out.

@@ -35,6 +35,15 @@ func (p Prober) Ready(ctx context.Context) Result {
 	return p.ask(ctx, func(ctx context.Context, c Communicator) Result { return Ready(ctx, c, p.Thresholds) })
 }
 
+// ReadyOn is Ready's judgement on a connection the caller holds (the metrics collector's):
+// the same checks, in the same order, without dialling.
+func (p Prober) ReadyOn(ctx context.Context, c Communicator) Result {
+	if r := p.checkServing(); !r.OK {
+		return r
+	}
+	return Ready(ctx, c, p.Thresholds)
+}
+
 func (p Prober) ask(ctx context.Context, judge func(context.Context, Communicator) Result) Result {
 	timeout := p.Timeout
 	if timeout <= 0 {

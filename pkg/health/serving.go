@@ -62,15 +62,15 @@ func (s Serving) Check(pid int) Result {
 	}
 	inodes, err := socketInodes(pid)
 	if err != nil {
-		return Result{Reason: "reading chronyd's sockets: " + oneLine(err), Err: err}
+		return Result{Code: CodeNoAnswer, Reason: "reading chronyd's sockets: " + oneLine(err), Err: err}
 	}
 	if s.NTPPort != 0 {
 		ok, err := holds(pid, inodes, []string{"udp", "udp6"}, s.NTPPort, "")
 		if err != nil {
-			return Result{Reason: "reading chronyd's sockets: " + oneLine(err), Err: err}
+			return Result{Code: CodeNoAnswer, Reason: "reading chronyd's sockets: " + oneLine(err), Err: err}
 		}
 		if !ok {
-			return Result{Reason: fmt.Sprintf("chronyd (pid %d) holds no UDP socket on NTP port %d (%s), so it serves no client: "+
+			return Result{Code: CodeNotServing, Reason: fmt.Sprintf("chronyd (pid %d) holds no UDP socket on NTP port %d (%s), so it serves no client: "+
 				"it could not open it (its log says \"Could not open NTP socket\"): another process holds the port (with host networking: the node's own NTP server) "+
 				"or the port needs CAP_NET_BIND_SERVICE; free the port or change %s",
 				pid, s.NTPPort, s.NTPFrom, s.NTPFrom)}
@@ -79,10 +79,10 @@ func (s Serving) Check(pid int) Result {
 	if s.NTSKEPort != 0 {
 		ok, err := holds(pid, inodes, []string{"tcp", "tcp6"}, s.NTSKEPort, tcpListen)
 		if err != nil {
-			return Result{Reason: "reading chronyd's sockets: " + oneLine(err), Err: err}
+			return Result{Code: CodeNoAnswer, Reason: "reading chronyd's sockets: " + oneLine(err), Err: err}
 		}
 		if !ok {
-			return Result{Reason: fmt.Sprintf("chronyd (pid %d) does not listen on NTS-KE port %d (%s), so NTS clients get no keys: "+
+			return Result{Code: CodeNotServing, Reason: fmt.Sprintf("chronyd (pid %d) does not listen on NTS-KE port %d (%s), so NTS clients get no keys: "+
 				"it could not open it (see its log): another process holds the port or it needs CAP_NET_BIND_SERVICE; free the port or change %s",
 				pid, s.NTSKEPort, s.NTSKEFrom, s.NTSKEFrom)}
 		}
@@ -162,7 +162,7 @@ func (p Prober) checkServing() Result {
 	}
 	want, err := ReadServing(p.ServingFile)
 	if err != nil {
-		return Result{Reason: "reading what chronyd must serve: " + oneLine(err), Err: err}
+		return Result{Code: CodeNoAnswer, Reason: "reading what chronyd must serve: " + oneLine(err), Err: err}
 	}
 	return want.Check(pid)
 }
