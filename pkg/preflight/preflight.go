@@ -119,6 +119,9 @@ type Plan struct {
 	// ClockControl: chronyd disciplines the clock (else it gets -x). ClockReason says why.
 	ClockControl bool
 	ClockReason  string
+	// ClockCode is ClockReason as one word of a fixed set (ClockCode* constants), for a
+	// metric's label.
+	ClockCode string
 	// Keep is what chronyd gets as ambient capabilities, and all the entrypoint keeps until
 	// chronyd runs.
 	Keep Caps
@@ -140,6 +143,15 @@ type Plan struct {
 	// Summary is the decision in one short line; the reasons are in the fields above.
 	Summary string
 }
+
+// ClockCode values: why chronyd does or does not discipline the clock.
+const (
+	ClockCodeOff            = "clock_control_off"    // CLOCK_CONTROL=off
+	ClockCodeOn             = "clock_control_on"     // CLOCK_CONTROL=on, CAP_SYS_TIME permitted
+	ClockCodeAutoPermitted  = "auto_cap_permitted"   // CLOCK_CONTROL=auto, CAP_SYS_TIME permitted
+	ClockCodeAutoDropped    = "auto_cap_dropped"     // CLOCK_CONTROL=auto, the runtime dropped CAP_SYS_TIME for a non-root user
+	ClockCodeAutoNotGranted = "auto_cap_not_granted" // CLOCK_CONTROL=auto, CAP_SYS_TIME not given
+)
 
 // Errors Decide wraps, for callers that branch on the kind of problem.
 var (
@@ -188,7 +200,7 @@ func Decide(f Facts, s *config.Settings) (Plan, error) {
 	}
 	switch s.ClockControl {
 	case config.ClockOff:
-		p.ClockReason = "CLOCK_CONTROL=off"
+		p.ClockReason, p.ClockCode = "CLOCK_CONTROL=off", ClockCodeOff
 	case config.ClockOn:
 		if dropped {
 			return p, fmt.Errorf("%w: CLOCK_CONTROL=on: %s", ErrRuntimeDropped, droppedFix)
@@ -196,15 +208,15 @@ func Decide(f Facts, s *config.Settings) (Plan, error) {
 		if !have {
 			return p, fmt.Errorf("%w: CLOCK_CONTROL=on but the container was not given CAP_SYS_TIME: %s; or set CLOCK_CONTROL=auto to serve time without disciplining the clock", ErrNoSysTime, grant)
 		}
-		p.ClockControl, p.ClockReason = true, "CLOCK_CONTROL=on and CAP_SYS_TIME is permitted"
+		p.ClockControl, p.ClockReason, p.ClockCode = true, "CLOCK_CONTROL=on and CAP_SYS_TIME is permitted", ClockCodeOn
 	default: // auto
 		switch {
 		case have:
-			p.ClockControl, p.ClockReason = true, "CLOCK_CONTROL=auto and CAP_SYS_TIME is permitted"
+			p.ClockControl, p.ClockReason, p.ClockCode = true, "CLOCK_CONTROL=auto and CAP_SYS_TIME is permitted", ClockCodeAutoPermitted
 		case dropped:
-			p.Warn, p.ClockReason = true, "CLOCK_CONTROL=auto and "+droppedFix
+			p.Warn, p.ClockReason, p.ClockCode = true, "CLOCK_CONTROL=auto and "+droppedFix, ClockCodeAutoDropped
 		default:
-			p.Warn, p.ClockReason = true, "CLOCK_CONTROL=auto and the container was not given CAP_SYS_TIME; to discipline the clock, "+grant
+			p.Warn, p.ClockReason, p.ClockCode = true, "CLOCK_CONTROL=auto and the container was not given CAP_SYS_TIME; to discipline the clock, "+grant, ClockCodeAutoNotGranted
 		}
 	}
 	if p.ClockControl {
