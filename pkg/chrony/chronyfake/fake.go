@@ -27,8 +27,11 @@ type Fake struct {
 	// Activity answers `activity`; nil answers as a chronyd whose sources all have an
 	// address (every one online), since every chronyd 4.x answers this request.
 	Activity *fbchrony.ReplyActivity
+	// Clients is chronyd's client log, answered 8 to a page as chronyd does.
+	Clients []fbchrony.ClientAccess
 	// Fail maps a request kind ("tracking", "sources", "sourcedata", "sourcestats",
-	// "ntpdata", "serverstats", "activity", "sourcename") to the error that request returns.
+	// "ntpdata", "serverstats", "activity", "sourcename", "clients") to the error that
+	// request returns.
 	Fail map[string]error
 
 	mu    sync.Mutex
@@ -93,6 +96,8 @@ func (f *Fake) Communicate(ctx context.Context, req fbchrony.RequestPacket) (fbc
 			return f.Activity, nil
 		}
 		return &fbchrony.ReplyActivity{Activity: fbchrony.Activity{Online: int32(len(f.Sources))}}, nil
+	case *fbchrony.RequestClientAccessesByIndex:
+		return f.clientsPage(r.FirstIndex), nil
 	}
 	return nil, fmt.Errorf("chronyfake: no canned reply for %s", kind)
 }
@@ -115,6 +120,8 @@ func kindOf(req fbchrony.RequestPacket) string {
 		return "activity"
 	case *fbchrony.RequestNTPSourceName:
 		return "sourcename"
+	case *fbchrony.RequestClientAccessesByIndex:
+		return "clients"
 	}
 	return fmt.Sprintf("command %d", req.GetCommand())
 }
@@ -122,4 +129,18 @@ func kindOf(req fbchrony.RequestPacket) string {
 // IPv4 is a chrony IPAddr for a dotted IPv4 address, for building canned replies.
 func IPv4(a, b, c, d byte) *fbchrony.IPAddr {
 	return &fbchrony.IPAddr{IP: [16]uint8{a, b, c, d}, Family: fbchrony.IPAddrInet4}
+}
+
+// clientsPage is the page of Clients starting at index first.
+func (f *Fake) clientsPage(first uint32) *fbchrony.ReplyClientAccessesByIndex {
+	n := uint32(len(f.Clients))
+	r := &fbchrony.ReplyClientAccessesByIndex{}
+	r.NIndices = n
+	end := min(first+fbchrony.MaxClientAccessesByIndex, n)
+	if first < end {
+		r.Clients = f.Clients[first:end]
+	}
+	r.NClients = uint32(len(r.Clients))
+	r.NextIndex = max(end, first)
+	return r
 }
