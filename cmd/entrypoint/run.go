@@ -132,8 +132,13 @@ func (w *webServer) start(ctx context.Context) error {
 	}
 	prober := proberFor(w.s)
 	collector := metrics.New(metrics.Options{
-		Dial:   metrics.DialSocket(w.s.SocketPath(), w.s.RunDir),
-		Logger: w.log.Named("metrics"),
+		Dial:        metrics.DialSocket(w.s.SocketPath(), w.s.RunDir),
+		Logger:      w.log.Named("metrics"),
+		MinInterval: time.Second,
+		Extended:    true,
+		Ready:       prober.ReadyOn,
+		SourceNames: true,
+		Clients:     (w.s.AllowAll || len(w.s.Allow) > 0) && !w.s.NoClientLog,
 	})
 	sup := metrics.NewSupervisorCollector(w.facts, metrics.BuildInfo{
 		Version: version, Revision: revision, GoVersion: runtime.Version(),
@@ -170,7 +175,7 @@ func (w *webServer) facts() metrics.SupervisorFacts {
 	defer w.mu.Unlock()
 	return metrics.SupervisorFacts{
 		ClockControl:       w.plan.ClockControl,
-		ClockControlReason: w.plan.ClockReason,
+		ClockControlReason: w.plan.ClockCode,
 		StartTime:          w.started,
 	}
 }

@@ -32,6 +32,8 @@ const (
 	WriteTimeout      = 15 * time.Second
 	IdleTimeout       = 60 * time.Second
 	MaxHeaderBytes    = 8 << 10
+	// MaxScrapesInFlight bounds concurrent /metrics requests; more are answered 503.
+	MaxScrapesInFlight = 8
 )
 
 // New returns a server for addr (host:port) with every timeout set.
@@ -45,6 +47,12 @@ func New(addr string, d Deps) *http.Server {
 	mux.Handle("/readyz", probeHandler(d.Ready))
 	mux.Handle("/metrics", promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{
 		ErrorLog: zap.NewStdLog(log),
+		// OpenMetrics when the scraper's Accept header asks for it (Prometheus does).
+		EnableOpenMetrics: true,
+		// Scrapes beyond this many at once get 503 at once: the chrony collector shares one
+		// round among concurrent scrapes, and this bounds the rest of a gather (Go and
+		// process collectors, encoding) that each request still costs.
+		MaxRequestsInFlight: MaxScrapesInFlight,
 	}))
 	return &http.Server{
 		Addr:              addr,

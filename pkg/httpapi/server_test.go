@@ -153,3 +153,39 @@ func TestOptionsStarRefused(t *testing.T) {
 		t.Errorf("OPTIONS * = %d, Allow %q; want 405, GET, HEAD", resp.StatusCode, resp.Header.Get("Allow"))
 	}
 }
+
+// TestMetricsFormat: /metrics answers OpenMetrics when the scraper asks for it (as Prometheus
+// does), the text format otherwise.
+func TestMetricsFormat(t *testing.T) {
+	tests := []struct {
+		name, accept, wantType, wantBody string
+	}{
+		{"text by default", "", "text/plain; version=0.0.4; charset=utf-8; escaping=underscores",
+			"# HELP chrony_up up\n# TYPE chrony_up gauge\nchrony_up 1\n"},
+		{"OpenMetrics when asked", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+			"application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=underscores",
+			"# HELP chrony_up up\n# TYPE chrony_up gauge\nchrony_up 1.0\n# EOF\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(New("unused", deps(health.Result{}, health.Result{})).Handler)
+			defer srv.Close()
+			req, err := http.NewRequest("GET", srv.URL+"/metrics", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.accept != "" {
+				req.Header.Set("Accept", tt.accept)
+			}
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if got := resp.Header.Get("Content-Type"); got != tt.wantType || string(body) != tt.wantBody {
+				t.Errorf("Content-Type %q body %q, want %q %q", got, body, tt.wantType, tt.wantBody)
+			}
+		})
+	}
+}

@@ -2,6 +2,9 @@ package metrics
 
 import (
 	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	fbchrony "github.com/facebook/time/ntp/chrony"
@@ -9,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/chris-short/chrony/pkg/chrony"
+	"github.com/chris-short/chrony/pkg/health"
 )
 
 const namespace = "chrony"
@@ -32,25 +36,70 @@ func DialSocket(socketPath, clientDir string) DialFunc {
 // DefaultTimeout bounds a scrape's round of requests when Options.Timeout is not set.
 const DefaultTimeout = 3 * time.Second
 
+// DefaultWarnEvery bounds repeated warnings when Options.WarnEvery is not set.
+const DefaultWarnEvery = time.Minute
+
 // Options configure a Collector.
 type Options struct {
 	Dial    DialFunc
 	Timeout time.Duration // whole round of requests; zero means DefaultTimeout
 	Logger  *zap.Logger
+
+	// MinInterval lets the last round answer scrapes that come less than MinInterval after it
+	// ended, instead of asking chronyd again. Zero: every scrape that does not find a round
+	// in flight starts one. Scrapes arriving while a round is in flight always share it.
+	MinInterval time.Duration
+	// WarnEvery bounds the log: a failure logged once is logged again at most once per
+	// WarnEvery, with the count of scrapes that failed the same way meanwhile. Zero means
+	// DefaultWarnEvery.
+	WarnEvery time.Duration
+
+	// Extended adds this project's series (chrony_container_leap_status,
+	// chrony_container_clock_error_bound_seconds, chrony_container_ready) beside
+	// chrony_exporter's.
+	Extended bool
+	// Ready judges chrony_container_ready on the collector's connection (Extended only); the
+	// entrypoint passes health.Prober.ReadyOn, the judgement of `probe ready` and /readyz.
+	// Nil: health.Ready with default thresholds.
+	Ready func(context.Context, health.Communicator) health.Result
+	// SourceNames labels sources (source_name, tracking_name) with the name chronyd was
+	// configured with, asked over the command socket, where chrony_exporter shows a reverse
+	// DNS name or the address. A source chronyd has no name for keeps its address.
+	SourceNames bool
+	// Clients adds chrony_exporter's clients collector (chrony_clients_*).
+	Clients bool
 }
 
-// Collector is a prometheus.Collector asking chronyd at every scrape. It keeps one connection
+// Collector is a prometheus.Collector asking chronyd at scrapes. It keeps one connection
 // across scrapes: a Unix client socket costs a mkdir, a bind, two chmods and two unlinks, more
-// than the round of requests itself. Close releases it.
+// than the round of requests itself. Concurrent scrapes share one round, so however many
+// clients scrape /metrics, chronyd answers at most one round at a time. Close releases the
+// connection.
 type Collector struct {
-	dial    DialFunc
-	timeout time.Duration
-	log     *zap.Logger
+	dial        DialFunc
+	timeout     time.Duration
+	minInterval time.Duration
+	log         *zap.Logger
+	warns       *warnLimiter
+	opts        Options
+	subs        []subCollector
 
-	// turn is held (a token in the channel taken) by the one scrape using conn, so that
-	// scrapes waiting their turn still give up at their deadline.
+	// turn is held (a token in the channel taken) by the one round using conn.
 	turn chan struct{}
 	conn Conn // nil until the first scrape, and after a failed one
+
+	mu     sync.Mutex
+	flight *flight // the round in progress, nil when none
+	last   *flight // the last round finished
+
+	waiting atomic.Int32 // scrapes waiting for the round in flight
+}
+
+// flight is one round of requests, shared by the scrapes that arrive while it runs.
+type flight struct {
+	done    chan struct{} // closed when metrics is set
+	metrics []prometheus.Metric
+	ended   time.Time
 }
 
 // New returns a Collector.
@@ -58,10 +107,18 @@ func New(o Options) *Collector {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
+	if o.WarnEvery <= 0 {
+		o.WarnEvery = DefaultWarnEvery
+	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	c := &Collector{dial: o.Dial, timeout: o.Timeout, log: o.Logger, turn: make(chan struct{}, 1)}
+	c := &Collector{dial: o.Dial, timeout: o.Timeout, minInterval: o.MinInterval, log: o.Logger,
+		warns: newWarnLimiter(o.Logger, o.WarnEvery), opts: o, turn: make(chan struct{}, 1)}
+	c.subs = slices.Clone(subCollectors)
+	if o.Clients {
+		c.subs = append(c.subs, subCollector{"clients", collectClients, nil})
+	}
 	c.turn <- struct{}{}
 	return c
 }
@@ -101,12 +158,25 @@ var upMetric = gauge("", "up", "Whether the chrony server is up.")
 
 // scrape is the state of one round of requests.
 type scrape struct {
-	ctx context.Context
-	c   chrony.Communicator
-	ch  chan<- prometheus.Metric
-	log *zap.Logger
+	ctx  context.Context
+	c    chrony.Communicator
+	ch   chan<- prometheus.Metric
+	log  *zap.Logger
+	opts *Options
 	// nSources is the `sources` count once asked, so sourcestats does not ask again.
 	nSources int
+	// names maps a source address to its configured name (Options.SourceNames).
+	names map[string]string
+	// tracking is the `tracking` report once asked, for the Extended series.
+	tracking *fbchrony.Tracking
+}
+
+// nameOf is the label for a source at address: its configured name when known.
+func (s *scrape) nameOf(address string) string {
+	if n, ok := s.names[address]; ok {
+		return n
+	}
+	return address
 }
 
 // subCollector is one chronyc request turned into metrics.
@@ -132,23 +202,106 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 			ch <- d.desc
 		}
 	}
+	if c.opts.Clients {
+		for _, d := range clientsDescs {
+			ch <- d
+		}
+	}
+	if c.opts.Extended {
+		for _, d := range extendedDescs {
+			ch <- d.desc
+		}
+	}
 }
 
-// Collect implements prometheus.Collector: one round of requests on the kept connection.
-// chrony_up is 0 when chronyd cannot be reached or any request fails; the connection is then
-// dropped and the next scrape dials afresh. A kept connection that fails before chronyd
-// answered anything (chronyd restarted and its socket is a new one) is redialled at once, so a
-// restart does not cost a scrape.
+// Collect implements prometheus.Collector. A scrape that finds a round in flight waits for it
+// and reports what it got; otherwise it runs a round (or, within Options.MinInterval of the
+// last, reports that one).
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	for _, m := range c.shared() {
+		ch <- m
+	}
+}
+
+func (c *Collector) shared() []prometheus.Metric {
+	c.mu.Lock()
+	if f := c.flight; f != nil {
+		c.mu.Unlock()
+		c.waiting.Add(1)
+		defer c.waiting.Add(-1)
+		t := time.NewTimer(c.timeout)
+		defer t.Stop()
+		select {
+		case <-f.done:
+			return f.metrics
+		case <-t.C:
+			// A round keeps its deadline unless a request ignores it; never hang a scrape on one.
+			c.warns.warn("chrony scrape: the round in flight did not end by the deadline")
+			return c.unanswered()
+		}
+	}
+	if l := c.last; l != nil && c.minInterval > 0 && time.Since(l.ended) < c.minInterval {
+		c.mu.Unlock()
+		return l.metrics
+	}
+	f := &flight{done: make(chan struct{})}
+	c.flight = f
+	c.mu.Unlock()
+
+	f.metrics = c.collectRound()
+	f.ended = time.Now()
+	c.mu.Lock()
+	c.flight, c.last = nil, f
+	c.mu.Unlock()
+	close(f.done)
+	return f.metrics
+}
+
+// unanswered is what a scrape reports when chronyd was not asked or did not answer.
+func (c *Collector) unanswered() []prometheus.Metric {
+	ms := []prometheus.Metric{upMetric.metric(0)}
+	if c.opts.Extended {
+		ms = append(ms, readyMetric(health.Result{Code: health.CodeNoAnswer}))
+	}
+	return ms
+}
+
+// collectRound runs one round of requests and returns the metrics it made.
+func (c *Collector) collectRound() []prometheus.Metric {
+	ch := make(chan prometheus.Metric, 64)
+	out := make(chan []prometheus.Metric, 1)
+	go func() {
+		var ms []prometheus.Metric
+		for m := range ch {
+			ms = append(ms, m)
+		}
+		out <- ms
+	}()
+	c.runRound(ch)
+	close(ch)
+	return <-out
+}
+
+// runRound is one round on the kept connection. chrony_up is 0 when chronyd cannot be reached
+// or any request fails; the connection is then dropped and the next round dials afresh. A
+// kept connection that fails before chronyd answered anything (chronyd restarted and its
+// socket is a new one) is redialled at once, so a restart does not cost a scrape.
+func (c *Collector) runRound(ch chan<- prometheus.Metric) {
 	up := 0.0
-	defer func() { ch <- upMetric.metric(up) }()
+	readyDone := false
+	defer func() {
+		ch <- upMetric.metric(up)
+		if c.opts.Extended && !readyDone {
+			ch <- readyMetric(health.Result{Code: health.CodeNoAnswer})
+		}
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	select {
 	case <-c.turn:
 		defer func() { c.turn <- struct{}{} }()
 	case <-ctx.Done():
-		c.log.Warn("chrony scrape: another scrape held the connection until the deadline", zap.Error(ctx.Err()))
+		c.warns.warn("chrony scrape: the connection was held until the deadline", zap.Error(ctx.Err()))
 		return
 	}
 	reused := c.conn != nil
@@ -157,20 +310,25 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			return
 		}
 	}
-	failures := c.round(ctx, ch)
+	failures, s := c.round(ctx, ch)
 	if reused && failures != nil && failures.answered == 0 && ctx.Err() == nil {
 		c.log.Debug("chrony scrape: kept connection failed, dialling again", zap.Error(failures.errs[0].err))
 		if !c.redial(ctx) {
 			return
 		}
-		failures = c.round(ctx, ch)
+		failures, s = c.round(ctx, ch)
+	}
+	if c.opts.Extended {
+		c.extended(s)
+		readyDone = true
 	}
 	if failures == nil {
 		up = 1
+		c.warns.recovered("chrony scrape: chronyd answers again")
 		return
 	}
 	for _, f := range failures.errs {
-		c.log.Warn("chrony scrape: collector failed", zap.String("collector", f.name), zap.Error(f.err))
+		c.warns.warnKeyed("collector failed: "+f.name, "chrony scrape: collector failed", zap.String("collector", f.name), zap.Error(f.err))
 	}
 	_ = c.conn.Close()
 	c.conn = nil
@@ -184,7 +342,7 @@ func (c *Collector) redial(ctx context.Context) bool {
 	}
 	conn, err := c.dial(ctx)
 	if err != nil {
-		c.log.Warn("chrony scrape: cannot reach chronyd", zap.Error(err))
+		c.warns.warn("chrony scrape: cannot reach chronyd", zap.Error(err))
 		return false
 	}
 	c.conn = conn
@@ -202,13 +360,13 @@ type collectorErr struct {
 	err  error
 }
 
-// round runs every subCollector on c.conn; nil when all succeeded. A round whose first
-// request fails emits no metric, so it can be run again.
-func (c *Collector) round(ctx context.Context, ch chan<- prometheus.Metric) *roundFailures {
+// round runs every subCollector on c.conn; nil failures when all succeeded. A round whose
+// first request fails emits no metric, so it can be run again.
+func (c *Collector) round(ctx context.Context, ch chan<- prometheus.Metric) (*roundFailures, *scrape) {
 	cc := &countingComm{c: c.conn}
-	s := &scrape{ctx: ctx, c: cc, ch: ch, log: c.log, nSources: -1}
+	s := &scrape{ctx: ctx, c: cc, ch: ch, log: c.log, opts: &c.opts, nSources: -1}
 	var f *roundFailures
-	for _, sc := range subCollectors {
+	for _, sc := range c.subs {
 		if err := sc.collect(s); err != nil {
 			if f == nil {
 				f = &roundFailures{}
@@ -219,7 +377,7 @@ func (c *Collector) round(ctx context.Context, ch chan<- prometheus.Metric) *rou
 	if f != nil {
 		f.answered = cc.answered
 	}
-	return f
+	return f, s
 }
 
 // countingComm counts the requests chronyd answered.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -137,23 +138,30 @@ func TestCollectorKeepsConnection(t *testing.T) {
 	}
 }
 
-// TestCollectorConcurrentScrapes: scrapes at the same time take turns on one connection and
-// each gets a whole round (run with -race).
+// TestCollectorConcurrentScrapes: 8 clients scraping in tight loops all get whole rounds,
+// chronyd never sees two rounds at once, and it sees far fewer rounds than scrapes, because
+// scrapes arriving during a round share it (run with -race).
 func TestCollectorConcurrentScrapes(t *testing.T) {
-	d := &stubDialer{fake: fake43()}
-	c := New(Options{Dial: d.dial, Timeout: 5 * time.Second})
+	fake := fake43()
+	counting := &roundCounter{c: fake, delay: time.Millisecond}
+	d := &stubDialer{fake: fake}
+	c := New(Options{Dial: func(ctx context.Context) (Conn, error) {
+		conn, err := d.dial(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return countingConn{counting, conn}, nil
+	}, Timeout: 5 * time.Second})
 	defer c.Close()
-	const workers, scrapes = 8, 5
+	const workers, scrapes = 8, 25
 	ups := make(chan float64, workers*scrapes)
 	var wg sync.WaitGroup
 	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for range scrapes {
 				ups <- upValue(t, c)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	close(ups)
@@ -165,10 +173,142 @@ func TestCollectorConcurrentScrapes(t *testing.T) {
 	if len(d.conns) != 1 {
 		t.Errorf("%d dials, want 1", len(d.conns))
 	}
-	if got, want := d.fake.Calls("tracking"), workers*scrapes; got != want {
-		t.Errorf("%d tracking requests, want one per scrape (%d)", got, want)
+	if n := counting.maxInFlight.Load(); n != 1 {
+		t.Errorf("chronyd had %d requests in flight at once, want 1", n)
+	}
+	rounds := fake.Calls("tracking")
+	t.Logf("%d scrapes from %d clients: %d rounds at chronyd", workers*scrapes, workers, rounds)
+	if rounds > workers*scrapes/2 {
+		t.Errorf("%d rounds at chronyd for %d scrapes: concurrent scrapes did not share rounds", rounds, workers*scrapes)
 	}
 }
+
+// TestCollectorSharesRound: scrapes arriving while a round waits on chronyd all get that
+// round's answer; chronyd answers one round, not one per scrape.
+func TestCollectorSharesRound(t *testing.T) {
+	fake := fake43()
+	gate := &gatedConn{c: fake, started: make(chan struct{}, 1), release: make(chan struct{})}
+	c := New(Options{Dial: func(context.Context) (Conn, error) { return gate, nil }, Timeout: 20 * time.Second})
+	const scrapes = 16
+	ups := make(chan float64, scrapes)
+	go func() { ups <- upValue(t, c) }()
+	<-gate.started // the first round is at chronyd
+	for range scrapes - 1 {
+		go func() { ups <- upValue(t, c) }()
+	}
+	// Release chronyd once every scrape is waiting (bounded).
+	for deadline := time.Now().Add(10 * time.Second); c.waiting.Load() < scrapes-1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d scrapes waiting after 10s, want %d", c.waiting.Load(), scrapes-1)
+		}
+	}
+	close(gate.release)
+	for range scrapes {
+		if up := <-ups; up != 1 {
+			t.Errorf("chrony_up = %v, want 1", up)
+		}
+	}
+	if n := fake.Calls("tracking"); n != 1 {
+		t.Errorf("%d rounds at chronyd for %d concurrent scrapes, want 1", n, scrapes)
+	}
+}
+
+// TestCollectorMinInterval: within MinInterval of a round, scrapes are answered from it.
+func TestCollectorMinInterval(t *testing.T) {
+	fake := fake43()
+	d := &stubDialer{fake: fake}
+	c := New(Options{Dial: d.dial, MinInterval: time.Hour})
+	for range 5 {
+		if up := upValue(t, c); up != 1 {
+			t.Fatalf("chrony_up = %v", up)
+		}
+	}
+	if n := fake.Calls("tracking"); n != 1 {
+		t.Errorf("%d rounds for 5 scrapes within MinInterval, want 1", n)
+	}
+}
+
+// TestCollectorWarningsBounded: a chronyd that stays down for 200 scrapes costs a bounded
+// number of log lines (one per message per WarnEvery), and the repeats are counted.
+func TestCollectorWarningsBounded(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	d := &stubDialer{fake: fake43(), refuse: true}
+	c := New(Options{Dial: d.dial, Logger: zap.New(core), Extended: true})
+	for range 200 {
+		if up := upValue(t, c); up != 0 {
+			t.Fatalf("chrony_up = %v with chronyd down", up)
+		}
+	}
+	if n := logs.Len(); n != 1 {
+		t.Fatalf("%d lines logged for 200 failed scrapes, want 1: %v", n, logs.All())
+	}
+	// After WarnEvery the failure is logged again with the count of the repeats.
+	c.warns.every = 0
+	upValue(t, c)
+	last := logs.All()[logs.Len()-1]
+	if got := last.ContextMap()["repeats_not_logged"]; got != int64(199) {
+		t.Errorf("repeats_not_logged = %v, want 199: %v", got, last)
+	}
+	// Recovery is said once.
+	d.mu.Lock()
+	d.refuse = false
+	d.mu.Unlock()
+	for range 3 {
+		upValue(t, c)
+	}
+	if n := logs.FilterMessageSnippet("answers again").Len(); n != 1 {
+		t.Errorf("%d recovery lines, want 1: %v", n, logs.All())
+	}
+}
+
+// roundCounter passes requests on, after delay, and records how many were in flight at once.
+type roundCounter struct {
+	c                     chronyComm
+	delay                 time.Duration
+	inFlight, maxInFlight atomic.Int32
+}
+
+type chronyComm interface {
+	Communicate(context.Context, fbchrony.RequestPacket) (fbchrony.ResponsePacket, error)
+}
+
+func (r *roundCounter) Communicate(ctx context.Context, req fbchrony.RequestPacket) (fbchrony.ResponsePacket, error) {
+	n := r.inFlight.Add(1)
+	defer r.inFlight.Add(-1)
+	for {
+		m := r.maxInFlight.Load()
+		if n <= m || r.maxInFlight.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	time.Sleep(r.delay)
+	return r.c.Communicate(ctx, req)
+}
+
+// countingConn sends through a roundCounter and closes the underlying Conn.
+type countingConn struct {
+	r    *roundCounter
+	conn Conn
+}
+
+func (c countingConn) Communicate(ctx context.Context, req fbchrony.RequestPacket) (fbchrony.ResponsePacket, error) {
+	return c.r.Communicate(ctx, req)
+}
+func (c countingConn) Close() error { return c.conn.Close() }
+
+// gatedConn holds its first request until release is closed, signalling started.
+type gatedConn struct {
+	c       chronyComm
+	started chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (g *gatedConn) Communicate(ctx context.Context, req fbchrony.RequestPacket) (fbchrony.ResponsePacket, error) {
+	g.once.Do(func() { g.started <- struct{}{}; <-g.release })
+	return g.c.Communicate(ctx, req)
+}
+func (*gatedConn) Close() error { return nil }
 
 // hangingConn holds its first request until release is closed, the way a scrape stuck on
 // chronyd holds the connection.
@@ -204,7 +344,7 @@ func TestCollectorWaitBounded(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the waiting scrape did not give up within 10s")
 	}
-	if n := logs.FilterMessageSnippet("held the connection").Len(); n != 1 {
+	if n := logs.FilterMessageSnippet("did not end by the deadline").Len(); n != 1 {
 		t.Errorf("%d warnings about waiting, want 1: %v", n, logs.All())
 	}
 	close(h.release)

@@ -5,6 +5,7 @@ import (
 	"math/bits"
 
 	fbchrony "github.com/facebook/time/ntp/chrony"
+	"go.uber.org/zap"
 
 	"github.com/chris-short/chrony/pkg/chrony"
 )
@@ -48,13 +49,16 @@ func collectSources(s *scrape) error {
 		}
 		srcs = append(srcs, *d)
 	}
+	if s.opts.SourceNames {
+		s.askNames(srcs)
+	}
 	for i := range srcs {
 		r := &srcs[i]
 		if r.IPAddr.Family == fbchrony.IPAddrID {
 			continue // not resolved yet: no address to label it with
 		}
 		address := chrony.SourceName(r)
-		name := address
+		name := s.nameOf(address)
 		reach := uint8(r.Reachability)
 		ch := s.ch
 		ch <- sourcesLastRx.metric(float64(r.SinceSample), address, name)
@@ -80,4 +84,24 @@ func collectSources(s *scrape) error {
 		ch <- sourcesPeerJitterAsymmet.metric(nd.JitterAsymmetry, address, name)
 	}
 	return nil
+}
+
+// askNames fills s.names with the configured name of each NTP source. chronyd before 4.1
+// does not know the request: the first failure stops asking, and sources keep their address.
+func (s *scrape) askNames(srcs []fbchrony.SourceData) {
+	s.names = make(map[string]string, len(srcs))
+	for i := range srcs {
+		r := &srcs[i]
+		if r.Mode == fbchrony.SourceModeRef || r.IPAddr.Family == fbchrony.IPAddrID {
+			continue
+		}
+		name, err := chrony.NTPSourceName(s.ctx, s.c, r.IPAddr)
+		if err != nil {
+			s.log.Debug("chrony scrape: no configured source names", zap.Error(err))
+			return
+		}
+		if name != "" {
+			s.names[r.IPAddr.String()] = name
+		}
+	}
 }

@@ -43,7 +43,7 @@ func collectSourceStats(s *scrape) error {
 			continue // reference clocks carry no address here, as in chrony_exporter
 		}
 		address := r.IPAddr.String()
-		name := address
+		name := s.nameOf(address)
 		ch := s.ch
 		ch <- sourceStatsNSamples.metric(float64(r.NSamples), address, name)
 		ch <- sourceStatsNRuns.metric(float64(r.NRuns), address, name)

@@ -23,7 +23,7 @@ var (
 // SupervisorFacts is what the supervisor knows about chronyd at a scrape.
 type SupervisorFacts struct {
 	ClockControl       bool
-	ClockControlReason string    // e.g. "CAP_SYS_TIME held", "CLOCK_CONTROL=off"
+	ClockControlReason string    // one word of a fixed set (preflight.ClockCode*); the sentence goes to the log
 	StartTime          time.Time // of the running chronyd; zero when none runs
 }
 

@@ -45,7 +45,10 @@ func collectTracking(s *scrape) error {
 	if t.IPAddr == nil {
 		address = chrony.RefIDName(t.RefID)
 		name = address
+	} else {
+		name = s.nameOf(address)
 	}
+	s.tracking = t
 	remote := 1.0
 	if t.IPAddr.Equal(trackingLocalIP) {
 		remote = 0
