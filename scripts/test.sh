@@ -16,6 +16,9 @@ step() { printf '\n== %s\n' "$*"; }
 step "Debian chronyd for the integration tests (apt-get download, never installed)"
 scripts/fetch-chrony.sh
 
+step "Debian prometheus and promtool for the monitoring tests (apt-get download, never installed)"
+scripts/fetch-prometheus.sh
+
 step "gofmt, go vet"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*'))
 if [ -n "$unformatted" ]; then
