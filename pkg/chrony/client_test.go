@@ -315,3 +315,45 @@ func TestConcurrentClients(t *testing.T) {
 	}
 	assertEmptyDir(t, clientDir, "")
 }
+
+// TestRealChronydNamesAndClients asks Debian's chronyd 4.3 (-x) for a source's configured
+// name and walks its client log after an NTP client asked it for time.
+func TestRealChronydNamesAndClients(t *testing.T) {
+	up := chronytest.StartUpstream(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cl := chronytest.Start(t, chronytest.Options{Lines: []string{up.ServerLine()}})
+	c, err := Dial(ctx, cl.Socket, chronytest.ShortTempDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	srcs, err := c.Sources(ctx)
+	if err != nil || len(srcs) != 1 {
+		t.Fatalf("sources = %v, %v", srcs, err)
+	}
+	name, err := ConfiguredName(ctx, c, srcs[0].IPAddr)
+	if err != nil || name != "127.0.0.1" {
+		t.Errorf("ConfiguredName = %q, %v; want the configured 127.0.0.1", name, err)
+	}
+
+	// The upstream's client log holds the client chronyd once it polled.
+	u, err := Dial(ctx, up.Socket, chronytest.ShortTempDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	for i := 0; ; i++ {
+		var hits []uint32
+		if err := Clients(ctx, u, func(a fbchrony.ClientAccess) { hits = append(hits, a.NTPHits) }); err != nil {
+			t.Fatal(err)
+		}
+		if len(hits) == 1 && hits[0] > 0 {
+			break
+		}
+		if i > 100 {
+			t.Fatalf("upstream's clients: NTP hits %v after 10s, want one client", hits)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

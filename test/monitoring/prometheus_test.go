@@ -51,6 +51,9 @@ func TestRealPrometheus(t *testing.T) {
 	prom.waitCount(t, `chrony_container_ready{reason="synchronised"} == 1`, 2, 60*time.Second, logs)
 	prom.waitCount(t, `count_over_time(chrony_up[30s]) >= 3`, 2, 30*time.Second, logs)
 
+	// Every collector answers, the clients collector included (the nodes serve NTP).
+	prom.waitCount(t, `chrony_up == 1`, 2, 5*time.Second, logs)
+	prom.waitCount(t, `chrony_clients_connected{protocol="ntp"}`, 2, 5*time.Second, logs)
 	// The clock-control reason is a short code, not a sentence.
 	prom.waitCount(t, `chrony_container_clock_control{reason="clock_control_off"} == 0`, 2, 5*time.Second, logs)
 
