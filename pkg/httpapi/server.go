@@ -32,8 +32,6 @@ const (
 	WriteTimeout      = 15 * time.Second
 	IdleTimeout       = 60 * time.Second
 	MaxHeaderBytes    = 8 << 10
-	// MaxScrapesInFlight bounds concurrent /metrics requests; more are answered 503.
-	MaxScrapesInFlight = 8
 )
 
 // New returns a server for addr (host:port) with every timeout set.
@@ -47,12 +45,9 @@ func New(addr string, d Deps) *http.Server {
 	mux.Handle("/readyz", probeHandler(d.Ready))
 	mux.Handle("/metrics", promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{
 		ErrorLog: zap.NewStdLog(log),
-		// OpenMetrics when the scraper's Accept header asks for it (Prometheus does).
+		// OpenMetrics when the scraper's Accept header asks for it (Prometheus does). Concurrent
+		// scrapes are not refused: the chrony collector shares one chronyd round among them.
 		EnableOpenMetrics: true,
-		// Scrapes beyond this many at once get 503 at once: the chrony collector shares one
-		// round among concurrent scrapes, and this bounds the rest of a gather (Go and
-		// process collectors, encoding) that each request still costs.
-		MaxRequestsInFlight: MaxScrapesInFlight,
 	}))
 	return &http.Server{
 		Addr:              addr,

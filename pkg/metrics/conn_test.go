@@ -240,7 +240,7 @@ func TestCollectorWarningsBounded(t *testing.T) {
 		}
 	}
 	if n := logs.Len(); n != 1 {
-		t.Fatalf("%d lines logged for 200 failed scrapes, want 1: %v", n, logs.All())
+		t.Fatalf("%d lines logged for 200 failed scrapes, want 1; the first: %v", n, logs.All()[0])
 	}
 	// After WarnEvery the failure is logged again with the count of the repeats.
 	c.warns.every = 0
