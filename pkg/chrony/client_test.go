@@ -357,3 +357,19 @@ func TestRealChronydNamesAndClients(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestRealChronydNoClientLog: chronyd with noclientlog answers `clients` with INACTIVE,
+// which Clients reports as ErrClientLogOff.
+func TestRealChronydNoClientLog(t *testing.T) {
+	cl := chronytest.Start(t, chronytest.Options{Lines: []string{"noclientlog", "allow 127.0.0.0/8"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, cl.Socket, chronytest.ShortTempDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := Clients(ctx, c, func(fbchrony.ClientAccess) {}); !errors.Is(err, ErrClientLogOff) {
+		t.Errorf("Clients with noclientlog: %v, want ErrClientLogOff", err)
+	}
+}

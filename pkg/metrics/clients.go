@@ -1,10 +1,12 @@
 package metrics
 
 import (
+	"errors"
 	"math"
 
 	fbchrony "github.com/facebook/time/ntp/chrony"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 
 	"github.com/chris-short/chrony/pkg/chrony"
 )
@@ -88,6 +90,12 @@ func collectClients(s *scrape) error {
 			interval.observe(math.Exp2(float64(c.NTPInterval)))
 		}
 	})
+	if errors.Is(err, chrony.ErrClientLogOff) {
+		// A mounted chrony.conf may say noclientlog: there is nothing to count, and chronyd
+		// is fine, so no series and no failure.
+		s.log.Debug("chrony scrape: no client log", zap.Error(err))
+		return nil
+	}
 	if err != nil {
 		return err
 	}

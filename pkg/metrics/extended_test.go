@@ -39,6 +39,13 @@ func withNamesAndClients() *chronyfake.Fake {
 	return f
 }
 
+// noClientLog answers `clients` as chronyd with noclientlog does.
+func noClientLog() *chronyfake.Fake {
+	f := fake46()
+	f.Fail = map[string]error{"clients": errors.New("got status INACTIVE (15)")}
+	return f
+}
+
 func unsynchronised() *chronyfake.Fake {
 	f := fake46()
 	f.Tracking.LeapStatus = 3
@@ -67,6 +74,8 @@ func TestExtended(t *testing.T) {
 			opts: Options{Extended: true, SourceNames: true, Clients: true}, wantUp: 1, wantReady: health.CodeSynchronised},
 		{name: "names unknown to chronyd keep addresses", golden: "extended-nonames.prom", fake: fake46(),
 			opts: Options{Extended: true, SourceNames: true}, wantUp: 1, wantReady: health.CodeSynchronised},
+		{name: "noclientlog: no clients series, chrony_up 1", golden: "extended-noclientlog.prom", fake: noClientLog(),
+			opts: Options{Extended: true, Clients: true}, wantUp: 1, wantReady: health.CodeSynchronised},
 		{name: "unsynchronised", golden: "extended-unsync.prom", fake: unsynchronised(),
 			opts: Options{Extended: true}, wantUp: 1, wantReady: health.CodeUnsynchronised},
 		{name: "root distance over the threshold", golden: "extended-distance.prom", fake: fake46(),
