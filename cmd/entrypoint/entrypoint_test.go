@@ -141,7 +141,9 @@ func TestRunSyncsServesAndStops(t *testing.T) {
 	for _, want := range []string{
 		"\nchrony_up 1\n",
 		// The supervisor's own facts, from the launch plan and the build.
-		"\nchrony_container_clock_control{reason=\"CLOCK_CONTROL=off\"} 0\n",
+		"\nchrony_container_clock_control{reason=\"clock_control_off\"} 0\n",
+		// Readiness as /readyz judges it, as a gauge with a one-word reason.
+		"\nchrony_container_ready{reason=\"synchronised\"} 1\n",
 		"\nchrony_container_build_info{goversion=",
 		"\nchrony_container_chronyd_start_time_seconds ",
 	} {
