@@ -332,9 +332,9 @@ func TestRealChronydNamesAndClients(t *testing.T) {
 	if err != nil || len(srcs) != 1 {
 		t.Fatalf("sources = %v, %v", srcs, err)
 	}
-	name, err := ConfiguredName(ctx, c, srcs[0].IPAddr)
+	name, err := NTPSourceName(ctx, c, srcs[0].IPAddr)
 	if err != nil || name != "127.0.0.1" {
-		t.Errorf("ConfiguredName = %q, %v; want the configured 127.0.0.1", name, err)
+		t.Errorf("NTPSourceName = %q, %v; want the configured 127.0.0.1", name, err)
 	}
 
 	// The upstream's client log holds the client chronyd once it polled.

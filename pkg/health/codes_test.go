@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -39,11 +40,11 @@ func TestCodes(t *testing.T) {
 		wantOK bool
 	}{
 		{"synchronised", &chronyfake.Fake{Tracking: tracking(nil), Sources: src(fbchrony.SourceStateSync, 0377)}, Thresholds{}, false, CodeSynchronised, true},
-		{"local allowed", &chronyfake.Fake{Tracking: tracking(localRef)}, Thresholds{AllowLocal: true}, false, CodeLocal, true},
+		{"local allowed", &chronyfake.Fake{Tracking: tracking(localRef), Sources: src(fbchrony.SourceStateUnreach, 0)}, Thresholds{AllowLocal: true}, false, CodeLocal, true},
 		{"live", &chronyfake.Fake{Tracking: tracking(nil)}, Thresholds{}, true, CodeAnswers, true},
 		{"no answer", &chronyfake.Fake{Fail: map[string]error{"tracking": errors.New("timeout")}}, Thresholds{}, false, CodeNoAnswer, false},
 		{"unsynchronised", &chronyfake.Fake{Tracking: tracking(func(tr *fbchrony.Tracking) { tr.LeapStatus = 3 })}, Thresholds{}, false, CodeUnsynchronised, false},
-		{"local not allowed", &chronyfake.Fake{Tracking: tracking(localRef)}, Thresholds{}, false, CodeLocalNotAllowed, false},
+		{"local not allowed", &chronyfake.Fake{Tracking: tracking(localRef), Sources: src(fbchrony.SourceStateUnreach, 0)}, Thresholds{}, false, CodeLocalNotAllowed, false},
 		{"no selected source", &chronyfake.Fake{Tracking: tracking(nil), Sources: src(fbchrony.SourceStateCandidate, 0377)}, Thresholds{}, false, CodeNoSelectedSource, false},
 		{"selected source unreachable", &chronyfake.Fake{Tracking: tracking(nil), Sources: src(fbchrony.SourceStateSync, 0)}, Thresholds{}, false, CodeSourceUnreachable, false},
 		{"root distance", &chronyfake.Fake{Tracking: tracking(nil), Sources: src(fbchrony.SourceStateSync, 0377)}, Thresholds{MaxDistance: time.Millisecond}, false, CodeRootDistance, false},
@@ -63,6 +64,12 @@ func TestCodes(t *testing.T) {
 			seen[r.Code] = true
 		})
 	}
+	// chronyd not holding the port it must serve (this test process holds none).
+	r := Serving{NTPPort: 1, NTPFrom: "NTP_PORT=1"}.Check(os.Getpid())
+	if r.OK || r.Code != CodeNotServing {
+		t.Errorf("Serving.Check without the port: %v %q (%s), want %q", r.OK, r.Code, r.Reason, CodeNotServing)
+	}
+	seen[r.Code] = true
 	for _, c := range Codes {
 		if !seen[c] {
 			t.Errorf("code %q never given", c)
