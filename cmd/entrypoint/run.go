@@ -134,7 +134,7 @@ func (w *webServer) start(ctx context.Context) error {
 	collector := metrics.New(metrics.Options{
 		Dial:        metrics.DialSocket(w.s.SocketPath(), w.s.RunDir),
 		Logger:      w.log.Named("metrics"),
-		MinInterval: time.Second,
+		MinInterval: 250 * time.Millisecond,
 		Extended:    true,
 		Ready:       prober.ReadyOn,
 		SourceNames: true,
