@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
 
@@ -35,6 +36,7 @@ func runCommand(c *cli.Context, environ []string) error {
 		return cli.Exit(err.Error(), exitFailure)
 	}
 	defer func() { _ = log.Sync() }()
+	leanRuntime(environ)
 	log.Info("entrypoint starting", zap.String("version", version), zap.String("revision", revision))
 	for _, n := range s.Notices {
 		log.Warn(n)
@@ -143,7 +145,11 @@ func (w *webServer) start(ctx context.Context) error {
 	sup := metrics.NewSupervisorCollector(w.facts, metrics.BuildInfo{
 		Version: version, Revision: revision, GoVersion: runtime.Version(),
 	})
-	reg, err := metrics.NewRegistry(collector, sup)
+	cs := []prometheus.Collector{collector, sup}
+	if w.s.MetricsGoProcess {
+		cs = append(cs, metrics.GoProcessCollectors()...)
+	}
+	reg, err := metrics.NewRegistry(cs...)
 	if err != nil {
 		return fmt.Errorf("register metrics: %w", err)
 	}

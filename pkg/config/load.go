@@ -321,6 +321,7 @@ func (l *loader) settings() *Settings {
 		}
 	}
 	s.ReadyAllowLocal = l.boolean("READY_ALLOW_LOCAL")
+	s.MetricsGoProcess = l.boolean("METRICS_GO_PROCESS")
 
 	s.NTSServerCert = l.path("NTS_SERVER_CERT")
 	s.NTSServerKey = l.path("NTS_SERVER_KEY")

@@ -78,6 +78,9 @@ type Settings struct {
 	// HTTPAddr serves /healthz, /readyz and /metrics; empty when HTTP_ADDR=off.
 	HTTPAddr string
 
+	// MetricsGoProcess adds the go_* and process_* series to /metrics (METRICS_GO_PROCESS).
+	MetricsGoProcess bool
+
 	// Readiness thresholds (READY_MAX_DISTANCE, READY_ALLOW_LOCAL).
 	ReadyMaxDistance time.Duration
 	ReadyAllowLocal  bool

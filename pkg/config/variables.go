@@ -35,6 +35,7 @@ var Variables = []Variable{
 	{"READY_ALLOW_LOCAL", "false", "Count serving from the local clock (`local stratum`) as ready."},
 	{"NTS_SERVER_CERT", "", "PEM certificate (chain) for serving NTS; set together with NTS_SERVER_KEY."},
 	{"NTS_SERVER_KEY", "", "PEM private key for serving NTS; set together with NTS_SERVER_CERT."},
+	{"METRICS_GO_PROCESS", "false", "Also serve the Go runtime (`go_*`) and process (`process_*`) series on /metrics, as chrony_exporter does by default: about 80 series of the entrypoint's own runtime that chrony dashboards do not use, left out to keep each scrape small."},
 	{"NTS_PORT", "4460", "TCP port (1024..65535) of the NTS-KE server; only with NTS_SERVER_CERT and NTS_SERVER_KEY."},
 }
 

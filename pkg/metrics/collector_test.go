@@ -344,15 +344,26 @@ func TestSupervisorCollector(t *testing.T) {
 }
 
 func TestNewRegistry(t *testing.T) {
-	d := &dialer{fake: fake43()}
-	reg, err := NewRegistry(New(Options{Dial: d.dial}), NewSupervisorCollector(nil, BuildInfo{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := gatheredNamesFrom(t, reg)
-	for _, want := range []string{"chrony_up", "chrony_container_build_info", "go_goroutines", "process_resident_memory_bytes"} {
-		if !slices.Contains(names, want) {
-			t.Errorf("registry lacks %s", want)
+	for _, goProcess := range []bool{false, true} {
+		d := &dialer{fake: fake43()}
+		cs := []prometheus.Collector{New(Options{Dial: d.dial}), NewSupervisorCollector(nil, BuildInfo{})}
+		if goProcess {
+			cs = append(cs, GoProcessCollectors()...)
+		}
+		reg, err := NewRegistry(cs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := gatheredNamesFrom(t, reg)
+		for _, want := range []string{"chrony_up", "chrony_container_build_info"} {
+			if !slices.Contains(names, want) {
+				t.Errorf("goProcess=%v: registry lacks %s", goProcess, want)
+			}
+		}
+		for _, runtimeName := range []string{"go_goroutines", "process_resident_memory_bytes"} {
+			if got := slices.Contains(names, runtimeName); got != goProcess {
+				t.Errorf("goProcess=%v: registry has %s: %v", goProcess, runtimeName, got)
+			}
 		}
 	}
 }

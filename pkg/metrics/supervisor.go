@@ -68,15 +68,19 @@ func (c *SupervisorCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// NewRegistry is a registry holding cs plus the Go runtime and process collectors, which
-// chrony_exporter also serves.
+// NewRegistry is a registry holding cs.
 func NewRegistry(cs ...prometheus.Collector) (*prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
-	cs = append(cs, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
 	return reg, nil
+}
+
+// GoProcessCollectors are the Go runtime (go_*) and process (process_*) collectors that
+// chrony_exporter serves by default: the entrypoint's own runtime, not chrony's.
+func GoProcessCollectors() []prometheus.Collector {
+	return []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
 }

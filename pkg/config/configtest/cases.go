@@ -121,6 +121,8 @@ var Cases = []Case{
 	{"overflow", []string{"LOCAL_STRATUM=99999999999999999999", "NTP_PORT=99999999999999999999", "READY_MAX_DISTANCE=99999999999999999999h"}},
 	{"local-stratum-16", []string{"LOCAL_STRATUM=16", "CLOCK_CONTROL=maybe"}},
 	{"bad-booleans", []string{"ENABLE_NTS=on", "NOCLIENTLOG=2", "READY_ALLOW_LOCAL=ja"}},
+	{"metrics-go-process", []string{"METRICS_GO_PROCESS=true"}},
+	{"bad-metrics-go-process", []string{"METRICS_GO_PROCESS=maybe"}},
 	{"bad-logging", []string{"LOG_LEVEL=4", "LOG_FORMAT=text"}},
 	{"bad-paths", []string{"CHRONYD=chronyd", "CHRONY_CONF=/etc/chrony/../chrony.conf", "CHRONY_CONF_DIR=/etc/chrony/conf.d/", "STATE_DIR=/var/lib/my chrony", "RUN_DIR=/run/*"}},
 	{"run-dir-too-long", []string{"RUN_DIR=/" + strings.Repeat("r", 100)}},
