@@ -8,6 +8,13 @@ bench_need() {
 	[ -x "$2" ] || { echo "no $1 at $2: run scripts/fetch-chrony.sh" >&2; exit 1; }
 }
 
+# bench_build_entrypoint OUT: the entrypoint built exactly as the Dockerfile builds it (its
+# version ldflags only add two strings).
+bench_build_entrypoint() {
+	CGO_ENABLED=0 go build -trimpath -tags urfave_cli_no_docs \
+		-ldflags "-s -w -X main.version=bench -X main.revision=bench" -o "$1" ./cmd/entrypoint
+}
+
 # bench_workdir PREFIX: a fresh directory $work (/tmp/PREFIX.XXXXXX, mode 0755 so that the user nobody
 # can reach into it) and an empty list pids; on exit every PID in pids gets SIGTERM and is
 # waited for, then $work is removed.

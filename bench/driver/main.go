@@ -5,6 +5,10 @@
 //	driver execbench N CMD ARGS...   median wall and user+sys CPU per exec of CMD ("wall_us cpu_us")
 //	driver scrapebench N URL PID     median latency and CPU per scrape of PID, its RSS after
 //	                                 ("latency_us cpu_us rss_kib")
+//	driver memseries N STEP NAME=URL@PID...
+//	                                 scrapes each URL N times, STEP at a time in turn, and after
+//	                                 each step prints one line per NAME: "NAME scrapes rss_kib
+//	                                 anon_kib file_kib cpu_us" (cpu_us: mean per scrape so far)
 //	driver freeport udp|tcp          a free 127.0.0.1 port
 //	driver as UID GID CMD ARGS...    exec CMD as UID:GID with no supplementary groups
 //
@@ -37,6 +41,8 @@ func main() {
 		execBench(atoi(os.Args[2]), os.Args[3:])
 	case "scrapebench":
 		scrapeBench(atoi(os.Args[2]), os.Args[3], atoi(os.Args[4]))
+	case "memseries":
+		memSeries(atoi(os.Args[2]), atoi(os.Args[3]), os.Args[4:])
 	case "freeport":
 		freePort(os.Args[2])
 	case "as":
@@ -115,6 +121,64 @@ func procRSSKiB(pid int) int {
 		fail(fmt.Sprintf("pid %d: %v", pid, err))
 	}
 	return kb
+}
+
+// scrapeOnce GETs url, failing unless the answer is 200 with chrony_up 1.
+func scrapeOnce(client *http.Client, url string) {
+	resp, err := client.Get(url)
+	if err != nil {
+		fail(err.Error())
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "\nchrony_up 1\n") {
+		fail(fmt.Sprintf("scrape %s: %d, chrony_up not 1", url, resp.StatusCode))
+	}
+}
+
+// memSeries scrapes every target n times, step scrapes at a time and the targets in turn
+// (the first target first in odd steps, last in even ones, so a neighbour's load falls on all
+// alike), and prints each target's memory after each step: how it grows, not one point.
+func memSeries(n, step int, targets []string) {
+	type target struct {
+		name, url string
+		pid       int
+		cpu0      time.Duration
+	}
+	ts := make([]*target, 0, len(targets))
+	for _, a := range targets {
+		name, rest, ok1 := strings.Cut(a, "=")
+		url, pid, ok2 := strings.Cut(rest, "@")
+		if !ok1 || !ok2 {
+			fail("memseries: want NAME=URL@PID, got " + a)
+		}
+		t := &target{name: name, url: url, pid: atoi(pid)}
+		t.cpu0 = procCPU(t.pid)
+		ts = append(ts, t)
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	for done, round := 0, 0; done < n; round++ {
+		k := min(step, n-done)
+		order := slices.Clone(ts)
+		if round%2 == 1 {
+			slices.Reverse(order)
+		}
+		for _, t := range order {
+			for range k {
+				scrapeOnce(client, t.url)
+			}
+		}
+		done += k
+		for _, t := range ts {
+			st, err := procstatus.Read(t.pid)
+			if err != nil {
+				fail(err.Error())
+			}
+			kib := func(k string) int { v, _ := strconv.Atoi(st.First(k)); return v }
+			cpu := (procCPU(t.pid) - t.cpu0) / time.Duration(done)
+			fmt.Printf("%s %d %d %d %d %d\n", t.name, done, kib("VmRSS"), kib("RssAnon"), kib("RssFile"), cpu.Microseconds())
+		}
+	}
 }
 
 // scrapeBench scrapes url n times in sequence, failing unless every scrape says chrony_up 1.
