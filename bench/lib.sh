@@ -11,7 +11,7 @@ bench_need() {
 # bench_build_entrypoint OUT: the entrypoint built exactly as the Dockerfile builds it (its
 # version ldflags only add two strings).
 bench_build_entrypoint() {
-	CGO_ENABLED=0 go build -trimpath -tags urfave_cli_no_docs \
+	CGO_ENABLED=0 go build -trimpath -tags urfave_cli_no_docs,urfave_cli_no_suggest \
 		-ldflags "-s -w -X main.version=bench -X main.revision=bench" -o "$1" ./cmd/entrypoint
 }
 
