@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -55,5 +56,26 @@ func TestRunGoProcessSeriesAndRuntime(t *testing.T) {
 				t.Errorf("go_*/process_* series present = %v, want %v:\n%.3000s", series, wantSeries, body)
 			}
 		})
+	}
+}
+
+// TestProbeInitAllocations: what package initialisation allocates is paid by every probe exec
+// (and stays in PID 1's heap when it is kept). No package may allocate more than initBudget at
+// init; work that only `run` needs is built on first use (chronylog's severity matcher was
+// 1.1 MB here). Allocation counts are exact, unlike times on a shared machine.
+func TestProbeInitAllocations(t *testing.T) {
+	const initBudget = 256 << 10
+	c := entrypointtest.NewContainer(t, "127.0.0.1")
+	r := entrypointtest.Run(t, bin, append(c.Env, "GODEBUG=inittrace=1"), "probe", "live")
+	// inittrace lines: "init PKG @T ms, C ms clock, B bytes, A allocs"
+	re := regexp.MustCompile(`(?m)^init (\S+) @.* (\d+) bytes, \d+ allocs$`)
+	lines := re.FindAllStringSubmatch(r.Stderr, -1)
+	if len(lines) == 0 {
+		t.Fatalf("no inittrace lines in the probe's stderr:\n%s", r.Stderr)
+	}
+	for _, m := range lines {
+		if n, _ := strconv.Atoi(m[2]); n > initBudget {
+			t.Errorf("init of %s allocates %d bytes, over %d: build it on first use", m[1], n, initBudget)
+		}
 	}
 }
