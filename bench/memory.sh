@@ -88,7 +88,8 @@ sleep 2
 echo
 echo "chronyd 4.3 (-x), one loopback source; $SCRAPES scrapes each, $STEP at a time in turn"
 echo "RSS = VmRSS = anon + file (KiB); cpu = mean CPU per scrape so far (µs, 10 ms ticks)"
-"$driver" memseries "$SCRAPES" "$STEP" "${targets[@]}" | awk '
+"$driver" memseries "$SCRAPES" "$STEP" "${targets[@]}" >"$work/series"
+grep -v ' touched ' "$work/series" | awk '
 	!($1 in n) { names[++m] = $1 }
 	{ n[$1] = 1; rss[$1, $2] = $3; anon[$1, $2] = $4; file[$1, $2] = $5; cpu[$1, $2] = $6; s[$2] = 1 }
 	END {
@@ -105,3 +106,6 @@ echo "RSS = VmRSS = anon + file (KiB); cpu = mean CPU per scrape so far (µs, 10
 			printf "\n"
 		}
 	}'
+echo
+echo "the binary's own pages: resident, and used by the last $STEP scrapes of each (referenced bits cleared before them)"
+awk '$2 == "touched" { printf "  %-20s %6d KiB resident, %6d KiB used\n", $1, $3, $4 }' "$work/series"

@@ -8,7 +8,9 @@
 //	driver memseries N STEP NAME=URL@PID...
 //	                                 scrapes each URL N times, STEP at a time in turn, and after
 //	                                 each step prints one line per NAME: "NAME scrapes rss_kib
-//	                                 anon_kib file_kib cpu_us" (cpu_us: mean per scrape so far)
+//	                                 anon_kib file_kib cpu_us" (cpu_us: mean per scrape so far);
+//	                                 then "NAME touched exe_rss_kib exe_referenced_kib": of its
+//	                                 binary's resident pages, those used in the last step
 //	driver freeport udp|tcp          a free 127.0.0.1 port
 //	driver as UID GID CMD ARGS...    exec CMD as UID:GID with no supplementary groups
 //
@@ -163,6 +165,17 @@ func memSeries(n, step int, targets []string) {
 		if round%2 == 1 {
 			slices.Reverse(order)
 		}
+		last := done+k >= n
+		if last {
+			// Steady state: which of the binary's pages does a scrape use? The kernel maps
+			// the page cache 64 KB around each page faulted, and start-up touches much that
+			// scrapes never do; clearing the referenced bits first tells them apart.
+			for _, t := range ts {
+				if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", t.pid), []byte("1"), 0); err != nil {
+					fail(err.Error())
+				}
+			}
+		}
 		for _, t := range order {
 			for range k {
 				scrapeOnce(client, t.url)
@@ -179,6 +192,37 @@ func memSeries(n, step int, targets []string) {
 			fmt.Printf("%s %d %d %d %d %d\n", t.name, done, kib("VmRSS"), kib("RssAnon"), kib("RssFile"), cpu.Microseconds())
 		}
 	}
+	for _, t := range ts {
+		rss, ref := exeReferenced(t.pid)
+		fmt.Printf("%s touched %d %d\n", t.name, rss, ref)
+	}
+}
+
+// exeReferenced sums Rss and Referenced (KiB) over pid's mappings of its own executable.
+func exeReferenced(pid int) (rss, ref int) {
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		fail(err.Error())
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
+	if err != nil {
+		fail(err.Error())
+	}
+	mine := false
+	for line := range strings.SplitSeq(string(b), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":"):
+			mine = len(f) >= 6 && f[5] == exe
+		case mine && len(f) >= 2 && f[0] == "Rss:":
+			v, _ := strconv.Atoi(f[1])
+			rss += v
+		case mine && len(f) >= 2 && f[0] == "Referenced:":
+			v, _ := strconv.Atoi(f[1])
+			ref += v
+		}
+	}
+	return rss, ref
 }
 
 // scrapeBench scrapes url n times in sequence, failing unless every scrape says chrony_up 1.
