@@ -42,9 +42,20 @@ type Options struct {
 	// that still holds the pipe must not hang the supervisor. Zero means DefaultDrainTimeout.
 	DrainTimeout time.Duration
 
-	// OnStart runs once the child is started, before any signal is handled. An error stops the
-	// child (SIGTERM, then SIGKILL after ShutdownTimeout) and is returned by Run.
+	// OnStart runs each time the child is started (again after a restart), before any signal
+	// is handled. An error stops the child (SIGTERM, then SIGKILL after ShutdownTimeout) and is
+	// returned by Run.
 	OnStart func(pid int) error
+	// Restart, when not nil, restarts the child at each value received: it is stopped as at
+	// shutdown (SIGTERM, SIGKILL after ShutdownTimeout), BeforeRestart runs, and it is started
+	// again with these Options (OnStart runs with the new pid). A stop asked meanwhile (a
+	// signal, ctx) ends Run as usual and starts nothing; a restart asked while one is under
+	// way is the same restart.
+	Restart <-chan struct{}
+	// BeforeRestart runs after the old child was reaped and before the new one starts: the
+	// place to remove what the old one may have left behind (a pidfile after SIGKILL). An
+	// error ends Run with that error and starts nothing.
+	BeforeRestart func() error
 	// Output receives each line the child writes to stdout or stderr, in order, from a single
 	// goroutine. Nil logs each line at info level.
 	Output func(line string)
@@ -107,28 +118,22 @@ func Run(ctx context.Context, o Options) (code int, err error) {
 	if err := ctx.Err(); err != nil {
 		return 1, fmt.Errorf("start %s: stop requested before it started: %w", o.Name, context.Cause(ctx))
 	}
-	pid, out, err := start(o)
+	c, err := spawn(o, log, output)
 	if err != nil {
 		return 1, fmt.Errorf("start %s: %w", o.Name, err)
 	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := chronylog.Copy(out, output); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-			log.Warn("read child output", zap.String("child", o.Name), zap.Error(err))
-		}
-	}()
-
-	s := &state{pid: pid, name: o.Name, log: log, timeout: o.ShutdownTimeout}
+	s := &state{pid: c.pid, name: o.Name, log: log, timeout: o.ShutdownTimeout}
 	var startErr error
-	if o.OnStart != nil {
-		if startErr = o.OnStart(pid); startErr != nil {
-			log.Error("after start: stopping child", zap.String("child", o.Name), zap.Error(startErr))
-			s.shutdown(syscall.SIGTERM, false)
+	started := func() {
+		if o.OnStart != nil {
+			if startErr = o.OnStart(s.pid); startErr != nil {
+				log.Error("after start: stopping child", zap.String("child", o.Name), zap.Error(startErr))
+				s.shutdown(syscall.SIGTERM, false)
+			}
 		}
+		s.reap() // a child that died before Notify saw it
 	}
-	s.reap() // a child that died before Notify saw it
+	started()
 	handle := func(sig os.Signal) {
 		switch sig {
 		case syscall.SIGCHLD:
@@ -140,42 +145,61 @@ func Run(ctx context.Context, o Options) (code int, err error) {
 		}
 	}
 	done := ctx.Done()
-	for !s.exited {
-		select {
-		case sig := <-sigs:
-			handle(sig)
-		case <-done:
-			done = nil
-			// A stop signal that also ended ctx (the caller's handler) reached sigs before
-			// ctx ended: forward that one rather than a SIGTERM of our own.
-			for pending := true; pending; {
-				select {
-				case sig := <-sigs:
-					handle(sig)
-				default:
-					pending = false
+	for {
+		for !s.exited {
+			select {
+			case sig := <-sigs:
+				handle(sig)
+			case <-done:
+				done = nil
+				// A stop signal that also ended ctx (the caller's handler) reached sigs before
+				// ctx ended: forward that one rather than a SIGTERM of our own.
+				for pending := true; pending; {
+					select {
+					case sig := <-sigs:
+						handle(sig)
+					default:
+						pending = false
+					}
 				}
+				if len(s.requested) == 0 {
+					s.shutdown(syscall.SIGTERM, true)
+					log.Info("stopping child: context ended", zap.String("child", o.Name))
+				}
+			case <-o.Restart:
+				if !s.stopping {
+					s.restarting = true
+					log.Info("restarting child: stopping it first", zap.String("child", o.Name))
+					s.shutdown(syscall.SIGTERM, false)
+				}
+			case <-s.deadline:
+				s.deadline = nil
+				_ = syscall.Kill(s.pid, syscall.SIGKILL)
+				log.Warn("child did not stop in time: SIGKILL", zap.String("child", o.Name), zap.Duration("shutdown_timeout", o.ShutdownTimeout))
 			}
-			if !s.stopping {
-				s.shutdown(syscall.SIGTERM, true)
-				log.Info("stopping child: context ended", zap.String("child", o.Name))
-			}
-		case <-s.deadline:
-			s.deadline = nil
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-			log.Warn("child did not stop in time: SIGKILL", zap.String("child", o.Name), zap.Duration("shutdown_timeout", o.ShutdownTimeout))
 		}
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+		s.reap() // orphans that died together with the main child
+		c.finish(o.DrainTimeout)
+		if !s.restarting || len(s.requested) > 0 || startErr != nil {
+			break
+		}
+		log.Info(fmt.Sprintf("%s stopped for a restart (exit code %d)", o.Name, ExitCode(s.status)),
+			zap.String("child", o.Name), zap.Int("exit_code", ExitCode(s.status)))
+		if o.BeforeRestart != nil {
+			if err := o.BeforeRestart(); err != nil {
+				return 1, fmt.Errorf("restart %s: %w", o.Name, err)
+			}
+		}
+		if c, err = spawn(o, log, output); err != nil {
+			return 1, fmt.Errorf("restart %s: %w", o.Name, err)
+		}
+		*s = state{pid: c.pid, name: o.Name, log: log, timeout: o.ShutdownTimeout}
+		log.Info(o.Name+" restarted", zap.String("child", o.Name), zap.Int("pid", c.pid))
+		started()
 	}
-	if s.timer != nil {
-		s.timer.Stop()
-	}
-	s.reap() // orphans that died together with the main child
-
-	// All output chronyd wrote is in the pipe now; read it, but do not wait for a grandchild
-	// that inherited the pipe and keeps it open.
-	_ = out.SetReadDeadline(time.Now().Add(o.DrainTimeout))
-	wg.Wait()
-	_ = out.Close()
 
 	code = ExitCode(s.status)
 	if s.status.Signaled() && s.requested[s.status.Signal()] {
@@ -195,6 +219,38 @@ func Run(ctx context.Context, o Options) (code int, err error) {
 		lvl(fmt.Sprintf("%s exited with code %d", o.Name, code), zap.String("child", o.Name), zap.Int("exit_code", code))
 	}
 	return code, startErr
+}
+
+// child is one started child and the goroutine copying its output.
+type child struct {
+	pid int
+	out *os.File
+	wg  sync.WaitGroup
+}
+
+// spawn starts the child and copies its output lines to output.
+func spawn(o Options, log *zap.Logger, output func(string)) (*child, error) {
+	pid, out, err := start(o)
+	if err != nil {
+		return nil, err
+	}
+	c := &child{pid: pid, out: out}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		if err := chronylog.Copy(out, output); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			log.Warn("read child output", zap.String("child", o.Name), zap.Error(err))
+		}
+	}()
+	return c, nil
+}
+
+// finish reads what the exited child left in its output pipe, but does not wait for a
+// grandchild that inherited the pipe and keeps it open.
+func (c *child) finish(drain time.Duration) {
+	_ = c.out.SetReadDeadline(time.Now().Add(drain))
+	c.wg.Wait()
+	_ = c.out.Close()
 }
 
 // start forks the child with its stdout and stderr on one pipe and stdin on /dev/null.
@@ -231,6 +287,8 @@ type state struct {
 	exited   bool
 	status   syscall.WaitStatus
 	stopping bool
+	// restarting says the stop under way is a restart's: once the child exits, it starts again.
+	restarting bool
 	// requested holds the signals forwarded because a stop was asked (a signal to this
 	// process, or ctx); a child killed by one of them stopped as asked.
 	requested map[syscall.Signal]bool
