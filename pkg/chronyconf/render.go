@@ -107,6 +107,11 @@ func Render(s *config.Settings, clockControl bool) []byte {
 		line(&b, "ntsservercert", s.NTSServerCert)
 		line(&b, "ntsserverkey", s.NTSServerKey)
 		line(&b, "ntsport", strconv.Itoa(s.NTSPort))
+		if s.NTSKeysFrom != "" {
+			// The cookie keys are another server's (NTS_KEYS_FROM): never rotate or save
+			// them here; chronyd reloads them from ntsdumpdir at `rekey` (chrony.conf(5)).
+			line(&b, "ntsrotate 0")
+		}
 	}
 	for _, d := range s.Directives {
 		if _, ok := extra[config.DirectiveName(d)]; ok {

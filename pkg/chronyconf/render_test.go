@@ -44,6 +44,7 @@ var renderCases = []renderCase{
 	{name: "nts", env: []string{"ENABLE_NTS=true", "NTP_SERVERS=time.cloudflare.com iburst,nts.netnod.se nts ntsport 4460 certset 0"}},
 	{name: "nts-server", env: []string{"NTS_SERVER_CERT=/etc/chrony/tls/cert.pem", "NTS_SERVER_KEY=/etc/chrony/tls/key.pem", "ALLOW=10.0.0.0/8,2001:db8::/32"}},
 	{name: "nts-server-port", env: []string{"NTS_SERVER_CERT=/etc/chrony/tls/cert.pem", "NTS_SERVER_KEY=/etc/chrony/tls/key.pem", "NTS_PORT=14460"}},
+	{name: "nts-keys-follower", env: []string{"NTS_SERVER_CERT=/etc/chrony/tls/cert.pem", "NTS_SERVER_KEY=/etc/chrony/tls/key.pem", "NTS_KEYS_FROM=/var/lib/chrony-keys/ntskeys"}},
 	{name: "no-local-stratum", env: []string{"LOCAL_STRATUM=off"}},
 	{name: "noclientlog", env: []string{"NOCLIENTLOG=yes", "LOCAL_STRATUM=3"}},
 	{name: "custom-port", env: []string{"NTP_PORT=1123", "ALLOW=192.168.0.0/16,::1", "STATE_DIR=/data", "RUN_DIR=/tmp/r"}},

@@ -351,6 +351,7 @@ func (l *loader) settings() *Settings {
 			s.NTSPort = n
 		}
 	}
+	l.ntsFleet(s, certSet && keySet)
 
 	if v, _, ok := l.get("IP_FAMILY"); ok {
 		switch f := IPFamily(strings.ToLower(v)); f {

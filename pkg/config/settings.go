@@ -91,6 +91,10 @@ type Settings struct {
 	// NTSPort is the NTS-KE server's TCP port (NTS_PORT, default 4460; 1024..65535, so that
 	// chronyd needs no CAP_NET_BIND_SERVICE for it).
 	NTSPort int
+	// NTS certificate renewal (NTS_WATCH_INTERVAL, zero: never) and keys shared across
+	// replicas (NTS_KEYS_FROM); see nts.go. Left out of JSON when unset.
+	NTSWatchInterval time.Duration `json:",omitempty"`
+	NTSKeysFrom      string        `json:",omitempty"`
 
 	// IPFamily is IP_FAMILY; see ChronydFamilyArgs.
 	IPFamily IPFamily

@@ -37,6 +37,8 @@ var Variables = []Variable{
 	{"NTS_SERVER_KEY", "", "PEM private key for serving NTS; set together with NTS_SERVER_CERT."},
 	{"METRICS_GO_PROCESS", "false", "Also serve the Go runtime (`go_*`) and process (`process_*`) series on /metrics, as chrony_exporter does by default: about 80 series of the entrypoint's own runtime that chrony dashboards do not use, left out to keep each scrape small."},
 	{"NTS_PORT", "4460", "TCP port (1024..65535) of the NTS-KE server; only with NTS_SERVER_CERT and NTS_SERVER_KEY."},
+	{"NTS_WATCH_INTERVAL", "10s", "How often (Go duration, 1s..1h) the NTS certificate and key are checked for a renewal, which restarts chronyd with the new pair once it is valid; `off`: never (chronyd keeps the pair it started with)."},
+	{"NTS_KEYS_FROM", "", "The `ntskeys` file of the server that generates the NTS cookie keys (its STATE_DIR, on a shared volume): this server then rotates none of its own (`ntsrotate 0`), copies the file into STATE_DIR and reloads it (`rekey`) whenever it changes, so cookies from any replica work on every replica. Only with NTS_SERVER_CERT."},
 }
 
 // renderVarNames are the variables that shape a rendered chrony.conf (see Settings.RenderVars).
@@ -45,6 +47,7 @@ var renderVarNames = map[string]bool{
 	"ALLOW": true, "LOCAL_STRATUM": true, "NTP_PORT": true,
 	"NTS_SERVER_CERT": true, "NTS_SERVER_KEY": true, "NTS_PORT": true,
 	"NTP_IBURST": true, "NTP_DIRECTIVES": true,
+	"NTS_KEYS_FROM": true,
 }
 
 // aliases are names people use for our variables (other images' names, singular forms). The

@@ -65,6 +65,8 @@ var Cases = []Case{
 	{"nts-client", []string{"ENABLE_NTS=YES", "NTP_SERVERS=time.cloudflare.com,nts.netnod.se iburst"}},
 	{"nts-server", []string{"NTS_SERVER_CERT=/etc/chrony/tls/cert.pem", "NTS_SERVER_KEY=/etc/chrony/tls/key.pem"}},
 	{"nts-server-port", []string{"NTS_SERVER_CERT=/etc/chrony/tls/cert.pem", "NTS_SERVER_KEY=/etc/chrony/tls/key.pem", "NTS_PORT=14460"}},
+	{"nts-fleet-follower", []string{"NTS_SERVER_CERT=/etc/chrony/tls/cert.pem", "NTS_SERVER_KEY=/etc/chrony/tls/key.pem", "NTS_KEYS_FROM=/var/lib/chrony-keys/ntskeys", "NTS_WATCH_INTERVAL=1m"}},
+	{"nts-watch-off", []string{"NTS_SERVER_CERT=/etc/chrony/tls/cert.pem", "NTS_SERVER_KEY=/etc/chrony/tls/key.pem", "NTS_WATCH_INTERVAL=off"}},
 	{"client-only", []string{"ALLOW=none", "NTP_SERVERS=ntp.example.org"}},
 	{"allow-list", []string{"ALLOW=10.0.0.0/8, 192.168.1.7,2001:DB8::/32,::1"}},
 	{"local-off-noclientlog", []string{"LOCAL_STRATUM=off", "NOCLIENTLOG=1"}},
@@ -133,6 +135,8 @@ var Cases = []Case{
 	{"nts-port-without-server", []string{"NTS_PORT=14460"}},
 	{"nts-port-bad", []string{"NTS_SERVER_CERT=/c.pem", "NTS_SERVER_KEY=/k.pem", "NTS_PORT=443"}},
 	{"nts-port-service-link", []string{"NTS_SERVER_CERT=/c.pem", "NTS_SERVER_KEY=/k.pem", "NTS_PORT=tcp://10.96.9.9:4460"}},
+	{"nts-fleet-bad", []string{"NTS_SERVER_CERT=/c.pem", "NTS_SERVER_KEY=/k.pem", "NTS_WATCH_INTERVAL=500ms", "NTS_KEYS_FROM=keys/ntskeys"}},
+	{"nts-fleet-without-server", []string{"NTS_WATCH_INTERVAL=5s", "NTS_KEYS_FROM=/var/lib/chrony-keys/ntskeys"}},
 	{"port-with-client-only", []string{"NTP_PORT=123", "ALLOW=none"}},
 	{"kube-ntp-service-link", with(KubePod, "NTP_PORT=udp://10.96.7.7:123", "NTP_SERVICE_HOST=10.96.7.7", "NTP_SERVICE_PORT=123", "NTP_PORT_123_UDP=udp://10.96.7.7:123")},
 
