@@ -19,6 +19,7 @@ import (
 	"github.com/chris-short/chrony/pkg/httpapi"
 	"github.com/chris-short/chrony/pkg/launch"
 	"github.com/chris-short/chrony/pkg/metrics"
+	"github.com/chris-short/chrony/pkg/ntswatch"
 	"github.com/chris-short/chrony/pkg/preflight"
 )
 
@@ -51,7 +52,7 @@ func runCommand(c *cli.Context, environ []string) error {
 
 	ctx, cancel := context.WithCancel(c.Context)
 	defer cancel()
-	web := &webServer{s: s, log: log}
+	web := &webServer{s: s, log: log, nts: &ntswatch.Status{}}
 	// Bound before launch.Run, while still root in a root start (a low port then works): a
 	// bad HTTP_ADDR is one error and chronyd never starts.
 	if err := web.listen(); err != nil {
@@ -61,6 +62,7 @@ func runCommand(c *cli.Context, environ []string) error {
 	watch := &syncWatch{}
 	code, err := launch.Run(ctx, s, log, launch.Hooks{
 		OnPlan:    web.setPlan,
+		NTS:       web.nts,
 		OnStarted: func(int, string) error { watch.start(ctx, s, log); return web.start(ctx) },
 	})
 	cancel()
@@ -86,6 +88,7 @@ type webServer struct {
 	log *zap.Logger
 
 	ln      net.Listener // bound by listen before chronyd starts; nil when HTTP_ADDR=off
+	nts     *ntswatch.Status
 	mu      sync.Mutex
 	plan    preflight.Plan
 	started time.Time
@@ -145,7 +148,7 @@ func (w *webServer) start(ctx context.Context) error {
 	sup := metrics.NewSupervisorCollector(w.facts, metrics.BuildInfo{
 		Version: version, Revision: revision, GoVersion: runtime.Version(),
 	})
-	cs := []prometheus.Collector{collector, sup}
+	cs := []prometheus.Collector{collector, sup, metrics.NewNTSCollector(w.ntsFacts)}
 	if w.s.MetricsGoProcess {
 		cs = append(cs, metrics.GoProcessCollectors()...)
 	}
@@ -183,6 +186,14 @@ func (w *webServer) facts() metrics.SupervisorFacts {
 		ClockControl:       w.plan.ClockControl,
 		ClockControlReason: w.plan.ClockCode,
 		StartTime:          w.started,
+	}
+}
+
+func (w *webServer) ntsFacts() metrics.NTSFacts {
+	n := w.nts.Snapshot()
+	return metrics.NTSFacts{
+		CertNotAfter: n.CertNotAfter, Restarts: n.Restarts, RenewalsRejected: n.RenewalsRejected,
+		KeyReloads: n.KeyReloads, KeyReloadErrors: n.KeyReloadErrors, KeysShared: w.s.NTSKeysFrom != "",
 	}
 }
 

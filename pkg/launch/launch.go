@@ -19,6 +19,7 @@ import (
 	"github.com/chris-short/chrony/pkg/chronylog"
 	"github.com/chris-short/chrony/pkg/config"
 	"github.com/chris-short/chrony/pkg/health"
+	"github.com/chris-short/chrony/pkg/ntswatch"
 	"github.com/chris-short/chrony/pkg/preflight"
 	"github.com/chris-short/chrony/pkg/supervisor"
 	"go.uber.org/zap"
@@ -40,6 +41,9 @@ type Hooks struct {
 	// ShutdownTimeout is how long chronyd gets to exit after SIGTERM before SIGKILL; zero
 	// means supervisor.DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// NTS, when set, receives the NTS server's state (certificate expiry, restarts, key
+	// reloads) for the metrics.
+	NTS *ntswatch.Status
 }
 
 // Run performs the whole sequence and returns chronyd's exit code (128+signal when a signal
@@ -128,6 +132,14 @@ func Run(ctx context.Context, s *config.Settings, log *zap.Logger, hooks Hooks) 
 		log.Warn("drift file unreadable: chronyd starts without its learnt frequency and replaces the file at its next clean stop",
 			zap.String("path", s.DriftFile()), zap.Error(warn))
 	}
+	// A replica that takes its NTS cookie keys from the generating server starts with them
+	// (chronyd loads ntsdumpdir/ntskeys at start). Missing (the generating server not up yet):
+	// chronyd starts with keys of its own, replaced at the first copy.
+	if s.NTSKeysFrom != "" {
+		if _, err := ntswatch.CopyKeys(s.NTSKeysFrom, s.StateDir); err != nil {
+			log.Warn("starting without the generating server's NTS cookie keys; they are copied and reloaded once readable", zap.Error(err))
+		}
+	}
 	if err := preflight.SetNoNewPrivs(); err != nil {
 		return 1, err
 	}
@@ -144,6 +156,8 @@ func Run(ctx context.Context, s *config.Settings, log *zap.Logger, hooks Hooks) 
 	for _, v := range plan.Keep.Values() {
 		ambient = append(ambient, uintptr(v))
 	}
+	nts := newNTSFlow(s, plan, log, hooks.NTS)
+	defer nts.stop()
 	return supervisor.Run(ctx, supervisor.Options{
 		Name:            "chronyd",
 		Path:            s.Chronyd,
@@ -153,12 +167,22 @@ func Run(ctx context.Context, s *config.Settings, log *zap.Logger, hooks Hooks) 
 		ShutdownTimeout: hooks.ShutdownTimeout,
 		Log:             log,
 		Output:          func(line string) { logChronyd(chronydLog, line, serving) },
+		Restart:         nts.restart,
+		BeforeRestart:   func() error { return removeStale(s) },
 		OnStart: func(pid int) error {
-			if err := preflight.ClearCapabilities(); err != nil {
+			if nts.started {
+				nts.restarted(pid)
+				return nil
+			}
+			nts.started = true
+			if err := nts.dropCapabilities(); err != nil {
 				return err
 			}
 			log.Info("chronyd started; entrypoint holds no capabilities", zap.Int("pid", pid),
 				zap.Int("uid", os.Geteuid()), zap.Int("gid", os.Getegid()))
+			if err := nts.start(ctx); err != nil {
+				return err
+			}
 			if hooks.OnStarted != nil {
 				return hooks.OnStarted(pid, s.SocketPath())
 			}
