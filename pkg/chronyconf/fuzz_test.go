@@ -17,7 +17,7 @@ var fuzzVars = []string{"NTP_SERVERS", "NTP_POOLS", "ALLOW", "LOCAL_STRATUM", "N
 
 // directives is every directive Render may write.
 var directives = []string{"server", "pool", "driftfile", "makestep", "rtcsync", "local", "allow", "port",
-	"ratelimit", "clientloglimit", "noclientlog", "ntsdumpdir", "ntsservercert", "ntsserverkey", "ntsport",
+	"ratelimit", "clientloglimit", "noclientlog", "ntsdumpdir", "ntsservercert", "ntsserverkey", "ntsport", "ntsrotate", "dumpdir",
 	"confdir", "bindcmdaddress", "pidfile", "cmdport",
 	// NTP_DIRECTIVES' allow-list.
 	"maxdistance", "maxupdateskew", "maxslewrate", "maxdrift", "minsources", "leapsecmode"}
@@ -166,6 +166,13 @@ func checkRendered(t *testing.T, s *config.Settings, out string, clock bool) {
 	}
 	if ntsServer {
 		for _, l := range []string{"ntsservercert " + s.NTSServerCert, "ntsserverkey " + s.NTSServerKey, "ntsport " + strconv.Itoa(s.NTSPort)} {
+			want[l], must[l] = true, true
+		}
+		if s.NTSKeysFrom != "" {
+			want["ntsrotate 0"], must["ntsrotate 0"] = true, true
+		}
+		if s.NTSWatchInterval > 0 {
+			l := "dumpdir " + s.ChronydDir()
 			want[l], must[l] = true, true
 		}
 	}

@@ -112,6 +112,12 @@ func Render(s *config.Settings, clockControl bool) []byte {
 			// them here; chronyd reloads them from ntsdumpdir at `rekey` (chrony.conf(5)).
 			line(&b, "ntsrotate 0")
 		}
+		if s.NTSWatchInterval > 0 {
+			// chronyd is restarted to load a renewed certificate: it saves its measurement
+			// history here on exit and reloads it at the restart (-r), so it is synchronised
+			// at once. chronyd's private directory in RUN_DIR: gone with the container.
+			line(&b, "dumpdir", s.ChronydDir())
+		}
 	}
 	for _, d := range s.Directives {
 		if _, ok := extra[config.DirectiveName(d)]; ok {

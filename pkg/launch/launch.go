@@ -162,6 +162,7 @@ func Run(ctx context.Context, s *config.Settings, log *zap.Logger, hooks Hooks) 
 		Name:            "chronyd",
 		Path:            s.Chronyd,
 		Args:            args,
+		RestartArgs:     nts.restartArgs(args),
 		Env:             os.Environ(),
 		AmbientCaps:     ambient,
 		ShutdownTimeout: hooks.ShutdownTimeout,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -50,6 +51,18 @@ func newNTSFlow(s *config.Settings, plan preflight.Plan, log *zap.Logger, status
 		f.restart = make(chan struct{}, 1)
 	}
 	return f
+}
+
+// restartArgs is chronyd's argv at a restart: -r reloads the measurement history the stopped
+// chronyd wrote to its dumpdir (chronyconf.Render sets one when restarts are on), so the new
+// one is synchronised at once rather than after several polls of its sources. Only at a
+// restart: at a container's start the files would be stale, and the dumpdir (in RUN_DIR, a
+// tmpfs) is empty anyway.
+func (f *ntsFlow) restartArgs(args []string) []string {
+	if f.restart == nil {
+		return nil
+	}
+	return append(slices.Clip(args), "-r")
 }
 
 // dropCapabilities gives up what this process holds once chronyd runs. When chronyd may be

@@ -29,6 +29,8 @@ type Options struct {
 	// Path is the program to run; Args its whole argv, Args[0] included.
 	Path string
 	Args []string
+	// RestartArgs, when not nil, is the argv of the children started by a restart (Restart).
+	RestartArgs []string
 	// Env is the child's environment.
 	Env []string
 	// AmbientCaps are raised in the child before exec so a non-root child keeps them; this
@@ -192,6 +194,9 @@ func Run(ctx context.Context, o Options) (code int, err error) {
 			if err := o.BeforeRestart(); err != nil {
 				return 1, fmt.Errorf("restart %s: %w", o.Name, err)
 			}
+		}
+		if o.RestartArgs != nil {
+			o.Args = o.RestartArgs
 		}
 		if c, err = spawn(o, log, output); err != nil {
 			return 1, fmt.Errorf("restart %s: %w", o.Name, err)
