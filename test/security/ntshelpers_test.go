@@ -115,8 +115,8 @@ type gapMeter struct {
 	longest, longestSync time.Duration
 	answers              int
 	stratum              byte
-	stop    chan struct{}
-	done    chan struct{}
+	stop                 chan struct{}
+	done                 chan struct{}
 }
 
 func startGapMeter(t *testing.T, addr string) *gapMeter {
