@@ -19,6 +19,7 @@ import (
 
 	"github.com/chris-short/chrony/internal/chronytest"
 	"github.com/chris-short/chrony/internal/entrypointtest"
+	"github.com/chris-short/chrony/internal/testcert"
 )
 
 // TestRealPrometheus: Debian's Prometheus scrapes two real entrypoints (chronyd -x, synced to
@@ -33,8 +34,15 @@ func TestRealPrometheus(t *testing.T) {
 	}
 	var nodes []string
 	var procs []*entrypointtest.Proc
-	for range 2 {
+	for i := range 2 {
 		c := entrypointtest.NewContainer(t, entrypointtest.Sources(ups...))
+		if i == 0 {
+			// One node serves NTS, so the NTS series the rules use exist.
+			tls := filepath.Join(c.Base, "tls")
+			entrypointtest.Must(t, os.Mkdir(tls, 0o755))
+			p := testcert.Write(t, tls, []string{"localhost"}, nil, entrypointtest.ChronyUID, entrypointtest.ChronyGID, 0o400)
+			c.Set(t, "NTS_SERVER_CERT="+p.Cert, "NTS_SERVER_KEY="+p.Key, "NTS_PORT="+strconv.Itoa(chronytest.FreeTCPPort(t)))
+		}
 		procs = append(procs, entrypointtest.Start(t, bin, c.Env))
 		nodes = append(nodes, c.HTTPAddr)
 	}
