@@ -161,6 +161,8 @@ func TestNTSCertificateRenewal(t *testing.T) {
 			t.Logf("NTS certificate renewal: chronyd restarted %v after the Secret swap (NTS_WATCH_INTERVAL=1s); "+
 				"NTP unanswered for at most %v, no synchronised answer for at most %v across the restart (%d answers, polled every 20 ms)",
 				restartedAfter.Round(time.Millisecond), longest.Round(time.Millisecond), unsync.Round(time.Millisecond), answers)
+			// Probes (and /metrics above) work across the restart: the socket reappeared.
+			c.waitProbe(t, "ready", 10*time.Second)
 			// The restarted chronyd took over the measurement history (dumpdir, -r).
 			if !strings.Contains(c.proc.Logs.String(), "Loaded dump file for 127.0.0.1") {
 				t.Errorf("the restarted chronyd did not reload its measurement history (-r):\n%s", c.proc.Logs)
