@@ -1,8 +1,12 @@
 package launch
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -75,4 +79,79 @@ func TestNTSKeyPairCheckedBeforeStart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRestartForRenewedCertificate: a renewed pair restarts chronyd (capreport stands in) with
+// the capabilities it was started with, -r added to its argv, and the stale pidfile the old
+// one left removed first. Meanwhile the entrypoint holds chronyd's capabilities permitted and
+// inheritable, never effective; SIGTERM then ends everything with 0.
+func TestRestartForRenewedCertificate(t *testing.T) {
+	capreport := testbin.Build(t, "capreport")
+	e := newEnv(t, capreport)
+	tls := filepath.Join(e.base, "tls")
+	must(t, os.Mkdir(tls, 0o755))
+	cert, key := writePair(t, tls)
+	out := filepath.Join(e.out, "report.json")
+	pidfile := filepath.Join(e.run, "chronyd", "chronyd.pid")
+	// A root start with SYS_TIME: clock control on (capreport never touches the clock).
+	h := startHelper(t, helperBinary(t), e, []string{"--bounding-set=-all,+setuid,+setgid,+sys_time"},
+		"ALLOW=127.0.0.1", "NTP_PORT=11123", "NTS_SERVER_CERT="+cert, "NTS_SERVER_KEY="+key, "NTS_WATCH_INTERVAL=1s",
+		"CAPREPORT_OUT="+out, "CAPREPORT_PIDFILE="+pidfile)
+	first := h.waitStarted(t, e)
+	waitPID := func(not int) int {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			if b, err := os.ReadFile(pidfile); err == nil && strings.HasSuffix(string(b), "\n") {
+				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid != not {
+					return pid
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("no chronyd other than %d wrote %s:\n%s", not, pidfile, h.stderr)
+		return 0
+	}
+	if pid := waitPID(0); pid != first {
+		t.Fatalf("pidfile names %d, chronyd is %d", pid, first)
+	}
+	st := procStatus(t, h.cmd.Process.Pid)
+	for k, want := range map[string]string{"CapPrm": capSysTime, "CapInh": capSysTime, "CapEff": capNone, "CapAmb": capNone} {
+		if st[k] != want {
+			t.Errorf("entrypoint %s = %s, want %s", k, st[k], want)
+		}
+	}
+
+	renewed := testcert.Write(t, t.TempDir(), []string{"renewed"}, nil, -1, -1, 0o644)
+	must(t, os.Rename(renewed.Cert, cert))
+	must(t, os.Rename(renewed.Key, key))
+	second := waitPID(first)
+	var r report
+	b, err := os.ReadFile(out)
+	must(t, err)
+	must(t, json.Unmarshal(b, &r))
+	for name, got := range map[string]string{"CapPrm": r.CapPrm, "CapEff": r.CapEff, "CapAmb": r.CapAmb} {
+		if got != capSysTime {
+			t.Errorf("restarted chronyd %s = %s, want %s", name, got, capSysTime)
+		}
+	}
+	if !slices.Contains(r.Argv, "-r") || slices.Contains(r.Argv, "-x") {
+		t.Errorf("restarted chronyd argv %q: want -r, and no -x (clock control)", r.Argv)
+	}
+	if !strings.Contains(h.stderr.String(), "chronyd restarted with the renewed NTS certificate") {
+		t.Errorf("restart not logged:\n%s", h.stderr)
+	}
+	must(t, h.cmd.Process.Signal(syscall.SIGTERM))
+	if code := h.wait(t, 15*time.Second); code != 0 {
+		t.Errorf("exit %d after SIGTERM, want 0:\n%s", code, h.stderr)
+	}
+	if running(second) {
+		t.Errorf("the restarted chronyd %d outlived the entrypoint", second)
+	}
+}
+
+// running says whether pid is a live process (not a zombie).
+func running(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	return err == nil && !strings.Contains(string(b), ") Z ")
 }
