@@ -181,9 +181,7 @@ func Run(ctx context.Context, s *config.Settings, log *zap.Logger, hooks Hooks) 
 			}
 			log.Info("chronyd started; entrypoint holds no capabilities", zap.Int("pid", pid),
 				zap.Int("uid", os.Geteuid()), zap.Int("gid", os.Getegid()))
-			if err := nts.start(ctx); err != nil {
-				return err
-			}
+			nts.start(ctx)
 			if hooks.OnStarted != nil {
 				return hooks.OnStarted(pid, s.SocketPath())
 			}

@@ -91,17 +91,13 @@ func (f *ntsFlow) dropCapabilities() error {
 }
 
 // start begins the watches under ctx.
-func (f *ntsFlow) start(ctx context.Context) error {
+func (f *ntsFlow) start(ctx context.Context) {
 	ctx, f.cancel = context.WithCancel(ctx)
 	if f.restart != nil {
-		w, err := ntswatch.WatchCert(ctx, ntswatch.CertOptions{
+		f.certs = ntswatch.WatchCert(ctx, ntswatch.CertOptions{
 			Cert: f.s.NTSServerCert, Key: f.s.NTSServerKey, Interval: f.s.NTSWatchInterval,
 			Restart: f.requestRestart, Status: f.status, Logger: f.log.Named("nts"),
 		})
-		if err != nil {
-			return err
-		}
-		f.certs = w
 	} else if f.s.NTSServerCert != "" {
 		if p, err := ntswatch.LoadPair(f.s.NTSServerCert, f.s.NTSServerKey); err == nil {
 			f.status.SetCertNotAfter(p.NotAfter)
@@ -119,7 +115,6 @@ func (f *ntsFlow) start(ctx context.Context) error {
 			Rekey: ntswatch.Rekeyer(f.s.SocketPath(), f.s.RunDir), Status: f.status, Logger: f.log.Named("nts"),
 		})
 	}
-	return nil
 }
 
 // requestRestart asks the supervisor for a restart; one already pending is the same restart.

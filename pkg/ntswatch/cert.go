@@ -66,26 +66,30 @@ type CertWatcher struct {
 }
 
 // WatchCert reads the pair chronyd starts with (logging its expiry and recording it in
-// o.Status), then polls every o.Interval until ctx ends. A pair whose contents changed and
+// o.Status; it never fails: launch checked the pair before chronyd started), then polls every o.Interval until ctx ends. A pair whose contents changed and
 // then held still for one more poll is checked: valid, it becomes the served pair and
 // o.Restart is called; not valid, it is logged once as an error and counted, and chronyd runs
 // on with the pair it has. Requiring the same contents on two polls rides out a renewal
 // written file by file (certificate first, key a moment later).
-func WatchCert(ctx context.Context, o CertOptions) (*CertWatcher, error) {
+func WatchCert(ctx context.Context, o CertOptions) *CertWatcher {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
 	if o.Status == nil {
 		o.Status = &Status{}
 	}
+	w := &CertWatcher{o: o, log: o.Logger, done: make(chan struct{})}
 	p, err := LoadPair(o.Cert, o.Key)
+	w.served = p
 	if err != nil {
-		return nil, err
+		// Changed since the check before chronyd started (which chronyd loaded is unknown):
+		// a valid pair seen later restarts chronyd with it.
+		w.log.Warn("NTS certificate or key changed as chronyd started; watching for a valid pair", zap.Error(err))
+	} else {
+		w.logPair("NTS certificate served", p)
 	}
-	w := &CertWatcher{o: o, log: o.Logger, done: make(chan struct{}), served: p}
-	w.logPair("NTS certificate served", p)
 	go w.run(ctx)
-	return w, nil
+	return w
 }
 
 // Wait returns once the watcher stopped (after ctx ended).

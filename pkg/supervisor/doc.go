@@ -7,7 +7,9 @@
 // shutdown gives the child a bounded time before SIGKILL. The exit status is the child's code,
 // or 128+signal when a signal killed it, as tini does, except that a child killed by the very
 // signal forwarded to stop it (one that had not yet set its handler) stopped as asked: 0. A stop
-// asked before the fork (ctx already done) starts nothing.
+// asked before the fork (ctx already done) starts nothing. On request (Options.Restart) it
+// restarts the child: stopped as at shutdown, then started again; a stop asked meanwhile ends
+// Run instead. Why and when to restart is the caller's business.
 //
 // Signals are forwarded and the SIGKILL deadline armed before anything is logged, and the
 // supervisor's entries reach the Logger through a bounded queue written by a goroutine of its
