@@ -184,6 +184,10 @@ func (l *loader) settings() *Settings {
 
 	bareIburst := l.boolean("NTP_IBURST") // default true
 	seen := map[string]string{}
+	s.TimeSource = l.timeSource()
+	for _, src := range providerServers[s.TimeSource] {
+		seen[hostKey(src.Host)] = "TIME_SOURCE"
+	}
 	servers, sSet, sOK := l.get("NTP_SERVERS")
 	if sSet && sOK {
 		var errs []error
@@ -193,7 +197,9 @@ func (l *loader) settings() *Settings {
 		}
 	}
 	pools, pSet, pOK := l.get("NTP_POOLS")
-	if pOK && (pSet || !sSet) {
+	// The default pool is a fallback for no sources at all: a provider's smeared service
+	// replaces it (the pool does not smear); Azure's host clock keeps it.
+	if pOK && (pSet || (!sSet && len(providerServers[s.TimeSource]) == 0)) {
 		var errs []error
 		s.Pools, errs = parseSources(pools, seen, "NTP_POOLS")
 		for _, err := range errs {
@@ -205,6 +211,7 @@ func (l *loader) settings() *Settings {
 		addIburst(s.Servers)
 		addIburst(s.Pools)
 	}
+	s.Servers = append(append([]Source(nil), providerServers[s.TimeSource]...), s.Servers...)
 
 	s.EnableNTS = l.boolean("ENABLE_NTS")
 	s.NoClientLog = l.boolean("NOCLIENTLOG")
@@ -366,6 +373,8 @@ func (l *loader) settings() *Settings {
 	if v, set, ok := l.get("NTP_DIRECTIVES"); set && ok {
 		s.Directives = l.parseDirectives(v, s.NoClientLog)
 	}
+
+	l.refclock(s)
 
 	for _, v := range Variables {
 		if renderVarNames[v.Name] && contains(l.set, v.Name) {

@@ -106,6 +106,19 @@ type Settings struct {
 	// allow-list and written in chrony's syntax ("ratelimit interval 3 burst 8").
 	Directives []string `json:",omitempty"`
 
+	// RefclockMode is REFCLOCK's mode. Refclocks are the refclock lines: REFCLOCK's own when
+	// explicit; with auto the caller fills them from what it finds (package refclock), like
+	// NoIPv6 a fact of the host.
+	RefclockMode RefclockMode
+	Refclocks    []Refclock `json:",omitempty"`
+	// TimeSource is TIME_SOURCE: its servers are already in Servers.
+	TimeSource TimeSource `json:",omitempty"`
+	// AllowLeapSmearMix is ALLOW_LEAP_SMEAR_MIX (see SmearConflict).
+	AllowLeapSmearMix bool `json:",omitempty"`
+	// PTPSysfsDir and PTPDevDir are where REFCLOCK=auto looks (PTP_SYSFS_DIR, PTP_DEV_DIR).
+	PTPSysfsDir string
+	PTPDevDir   string
+
 	// Notices are what Load decided for the user without an error (an empty variable treated
 	// as unset), for the caller to log once.
 	Notices []string `json:",omitempty"`

@@ -39,6 +39,11 @@ var Variables = []Variable{
 	{"NTS_PORT", "4460", "TCP port (1024..65535) of the NTS-KE server; only with NTS_SERVER_CERT and NTS_SERVER_KEY."},
 	{"NTS_WATCH_INTERVAL", "10s", "How often (Go duration, 1s..1h) the NTS certificate and key are checked for a renewal, which restarts chronyd with the new pair once it is valid; `off`: never (chronyd keeps the pair it started with)."},
 	{"NTS_KEYS_FROM", "", "The `ntskeys` file of the server that generates the NTS cookie keys (its STATE_DIR, on a shared volume): this server then rotates none of its own (`ntsrotate 0`), copies the file into STATE_DIR and reloads it (`rekey`) whenever it changes, so cookies from any replica work on every replica. Only with NTS_SERVER_CERT."},
+	{"REFCLOCK", "auto", "Reference clock: `auto` uses a cloud's PTP hardware clock (AWS ENA, Azure Hyper-V, KVM) found in PTP_SYSFS_DIR when its device is in the container, with the vendor's options (README: Cloud nodes); `none`; or `[PHC|SOCK|SHM] PARAM [OPTION ...]`, a bare absolute path being a PHC device (options: " + refclockOptionList + ")."},
+	{"TIME_SOURCE", "", "A cloud's own time service instead of the default pool: `aws` (169.254.169.123, smeared), `gcp` (metadata.google.internal only, smeared) or `azure` (the host's /dev/ptp_hyperv clock, which must then be found)."},
+	{"ALLOW_LEAP_SMEAR_MIX", "false", "`true` accepts sources that handle leap seconds differently (Google's or AWS's smeared NTP with the pool, NIST or AWS's PTP clock), which start-up refuses otherwise."},
+	{"PTP_SYSFS_DIR", "/sys/class/ptp", "Where REFCLOCK=auto looks for PTP clocks (each `ptpN/clock_name` and `ptpN/dev`)."},
+	{"PTP_DEV_DIR", "/dev", "Where REFCLOCK=auto looks for a found clock's device node (`ptp_ena`, `ptp_hyperv`, `ptp_kvm`, `ptpN`)."},
 }
 
 // renderVarNames are the variables that shape a rendered chrony.conf (see Settings.RenderVars).
@@ -48,6 +53,7 @@ var renderVarNames = map[string]bool{
 	"NTS_SERVER_CERT": true, "NTS_SERVER_KEY": true, "NTS_PORT": true,
 	"NTP_IBURST": true, "NTP_DIRECTIVES": true,
 	"NTS_KEYS_FROM": true,
+	"REFCLOCK": true, "TIME_SOURCE": true,
 }
 
 // aliases are names people use for our variables (other images' names, singular forms). The
