@@ -43,3 +43,4 @@ go test -count=1 -timeout 30m ./...
 step "fuzz (${fuzztime} per target)"
 go test -run '^$' -fuzz '^FuzzEnvironment$' -fuzztime "$fuzztime" ./pkg/chronyconf
 go test -run '^$' -fuzz '^FuzzDirectives$' -fuzztime "$fuzztime" ./pkg/chronyconf
+go test -run '^$' -fuzz '^FuzzRefclock$' -fuzztime "$fuzztime" ./pkg/chronyconf

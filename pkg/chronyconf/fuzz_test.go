@@ -20,7 +20,9 @@ var directives = []string{"server", "pool", "driftfile", "makestep", "rtcsync", 
 	"ratelimit", "clientloglimit", "noclientlog", "ntsdumpdir", "ntsservercert", "ntsserverkey", "ntsport", "ntsrotate", "dumpdir",
 	"confdir", "bindcmdaddress", "pidfile", "cmdport",
 	// NTP_DIRECTIVES' allow-list.
-	"maxdistance", "maxupdateskew", "maxslewrate", "maxdrift", "minsources", "leapsecmode"}
+	"maxdistance", "maxupdateskew", "maxslewrate", "maxdrift", "minsources", "leapsecmode",
+	// REFCLOCK's line, or the clock REFCLOCK=auto found.
+	"refclock"}
 
 // FuzzEnvironment checks, for any environment, that Load rejects it or Render writes exactly
 // the directives the settings ask for, each value taken from the settings.
@@ -120,6 +122,12 @@ func checkRendered(t *testing.T, s *config.Settings, out string, clock bool) {
 	must := maps(want)
 	if clock {
 		want["rtcsync"], must["rtcsync"] = true, true
+	} else {
+		// chronyd -x leaves leap seconds to whoever controls the clock.
+		want["leapsecmode ignore"], must["leapsecmode ignore"] = true, true
+	}
+	for _, r := range s.Refclocks {
+		want[r.Line()], must[r.Line()] = true, true
 	}
 	if s.LocalStratum > 0 {
 		l := "local stratum " + strconv.Itoa(s.LocalStratum)

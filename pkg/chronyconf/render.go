@@ -49,6 +49,10 @@ func Render(s *config.Settings, clockControl bool) []byte {
 	for _, src := range s.Pools {
 		nts = writeSource(&b, "pool", src, s.EnableNTS) || nts
 	}
+	// REFCLOCK's line, or the cloud clock REFCLOCK=auto found (package refclock).
+	for _, r := range s.Refclocks {
+		line(&b, r.Line())
+	}
 	b.WriteString("\n")
 
 	// NTP_DIRECTIVES replace the line of the same name in place; the others follow ours.
@@ -70,6 +74,10 @@ func Render(s *config.Settings, clockControl bool) []byte {
 	own("makestep", "makestep 1 3")
 	if clockControl {
 		line(&b, "rtcsync")
+	} else {
+		// chrony.conf(5), leapsecmode ignore: chronyd -x relies on whoever controls the system
+		// clock to apply a leap second, and must not step its own estimate for it as well.
+		own("leapsecmode", "leapsecmode ignore")
 	}
 	if s.LocalStratum > 0 {
 		line(&b, "local stratum", strconv.Itoa(s.LocalStratum))

@@ -50,13 +50,24 @@ var renderCases = []renderCase{
 	{name: "custom-port", env: []string{"NTP_PORT=1123", "ALLOW=192.168.0.0/16,::1", "STATE_DIR=/data", "RUN_DIR=/tmp/r"}},
 	{name: "mounted", env: []string{"CHRONY_CONF=/config/chrony.conf"}, mounted: true},
 	// Other images' variables and forms.
-	{name: "bare-hosts-iburst", env: []string{"NTP_SERVERS=time.cloudflare.com,time.google.com", "NTP_POOLS=0.pool.ntp.org,1.pool.ntp.org maxsources 2"}},
+	{name: "bare-hosts-iburst", env: []string{"NTP_SERVERS=time.cloudflare.com,ntp.example.org", "NTP_POOLS=0.pool.ntp.org,1.pool.ntp.org maxsources 2"}},
 	{name: "bare-hosts-no-iburst", env: []string{"NTP_IBURST=false", "NTP_SERVERS=time.cloudflare.com,time.google.com"}},
 	{name: "peer-dockur", env: []string{"NTP_SERVERS=pool.ntp.org", "NTP_DIRECTIVES=ratelimit,rtcsync", "ENABLE_SYSCLK=false"}},
 	{name: "peer-dockur-clock-control", env: []string{"NTP_SERVERS=pool.ntp.org", "NTP_DIRECTIVES=ratelimit,rtcsync", "ENABLE_SYSCLK=true"}, clockControl: true},
 	{name: "peer-dockur-noclientlog", env: []string{"NTP_SERVERS=pool.ntp.org", "NTP_DIRECTIVES=ratelimit,rtcsync,clientloglimit 100000000", "NOCLIENTLOG=true"}},
 	{name: "peer-cturra-nts", env: []string{"NTP_SERVERS=time.cloudflare.com", "ENABLE_NTS=true", "LOG_LEVEL=0"}},
 	{name: "directives-all", env: []string{"NTP_DIRECTIVES=ratelimit interval 3 burst 8 leak 2,clientloglimit 100000000,makestep 0.1 3,maxdistance 3,maxupdateskew 100,maxslewrate 83333.333,maxdrift 500000,minsources 2,leapsecmode slew,rtcsync"}, clockControl: true},
+	// Reference clocks as REFCLOCK=auto renders each cloud's (the vendors' lines), explicit
+	// SOCK and SHM clocks, and the clouds' own NTP services.
+	{name: "refclock-aws", env: []string{"REFCLOCK=/dev/ptp_ena poll 0 delay 0.000010 prefer"}},
+	{name: "refclock-azure", env: []string{"REFCLOCK=/dev/ptp_hyperv poll 3 dpoll -2 offset 0 stratum 2", "TIME_SOURCE=azure"}},
+	{name: "refclock-kvm", env: []string{"REFCLOCK=/dev/ptp0 poll 3 dpoll -2 offset 0"}},
+	{name: "refclock-sock", env: []string{"REFCLOCK=SOCK /run/chrony/gps.sock refid GPS poll 2 filter 4 precision 0.000001"}},
+	{name: "refclock-shm", env: []string{"REFCLOCK=SHM 0 refid NMEA offset 0.5 delay 0.2 noselect", "ALLOW=none"}},
+	{name: "refclock-clock-control", env: []string{"REFCLOCK=/dev/ptp_ena poll 0 delay 0.000010 prefer"}, clockControl: true},
+	{name: "time-source-aws", env: []string{"TIME_SOURCE=aws"}},
+	{name: "time-source-gcp", env: []string{"TIME_SOURCE=gcp"}},
+	{name: "leapsecmode-directive", env: []string{"NTP_DIRECTIVES=leapsecmode slew"}},
 	{name: "directives-client-only", env: []string{"ALLOW=none", "NTP_SERVERS=a.example", "NTP_DIRECTIVES=ratelimit burst 4,makestep -0 -1"}},
 }
 
