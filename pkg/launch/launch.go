@@ -21,6 +21,7 @@ import (
 	"github.com/chris-short/chrony/pkg/health"
 	"github.com/chris-short/chrony/pkg/ntswatch"
 	"github.com/chris-short/chrony/pkg/preflight"
+	"github.com/chris-short/chrony/pkg/refclock"
 	"github.com/chris-short/chrony/pkg/supervisor"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -54,6 +55,10 @@ func Run(ctx context.Context, s *config.Settings, log *zap.Logger, hooks Hooks) 
 	if err != nil {
 		return 1, fmt.Errorf("preflight: %w", err)
 	}
+	if err := resolveRefclock(s, log); err != nil {
+		return 1, err
+	}
+	facts.Devices = preflight.InspectDevices(s)
 	plan, err := preflight.Decide(facts, s)
 	if err != nil {
 		return 1, fmt.Errorf("preflight: %w", err)
@@ -94,7 +99,8 @@ func Run(ctx context.Context, s *config.Settings, log *zap.Logger, hooks Hooks) 
 		zap.String("chronyd_caps", plan.Keep.String()), zap.String("chronyd_bounding", plan.Bounding.String()),
 		zap.String("bind", plan.BindReason), zap.Int("ntp_port", serving.NTPPort), zap.Int("ntske_port", serving.NTSKEPort),
 		zap.Bool("mounted_conf", mounted), zap.Bool("drop_from_root", plan.DropFromRoot),
-		zap.String("chrony_user", plan.User), zap.Int("uid", plan.UID), zap.Int("gid", plan.GID))
+		zap.String("chrony_user", plan.User), zap.Int("uid", plan.UID), zap.Int("gid", plan.GID),
+		zap.Ints("groups", plan.Groups), zap.Strings("refclock_devices", plan.DeviceReason))
 	if hooks.OnPlan != nil {
 		hooks.OnPlan(plan)
 	}
@@ -188,6 +194,25 @@ func Run(ctx context.Context, s *config.Settings, log *zap.Logger, hooks Hooks) 
 			return nil
 		},
 	})
+}
+
+// resolveRefclock completes s for REFCLOCK when chrony.conf is rendered (a mounted file has
+// its own refclocks): REFCLOCK=auto becomes the cloud clock found, and what was found and
+// chosen is said in one line.
+func resolveRefclock(s *config.Settings, log *zap.Logger) error {
+	if _, err := os.Stat(s.ChronyConf); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	out, err := refclock.Resolve(s)
+	if err != nil {
+		return err
+	}
+	lvl := zapcore.InfoLevel
+	if out.Warn {
+		lvl = zapcore.WarnLevel
+	}
+	log.Log(lvl, out.Message, zap.Strings("ptp_clocks", out.Found), zap.String("refclock", out.Chosen))
+	return nil
 }
 
 // ServingFile is where Run writes what chronyd must serve (health.Serving), for the probes.
@@ -307,6 +332,9 @@ func confFor(s *config.Settings, clockControl bool) (conf []byte, mounted bool, 
 // that would stop Run does not stop it (the file shows what the environment asks for:
 // with CLOCK_CONTROL=on, the clock-control variant).
 func EffectiveConfig(s *config.Settings) ([]byte, error) {
+	if err := resolveRefclock(s, zap.NewNop()); err != nil {
+		return nil, err
+	}
 	clock := s.ClockControl == config.ClockOn
 	if s.ClockControl == config.ClockAuto || s.ClockControl == "" {
 		if f, err := preflight.Inspect(s.ChronyUser); err == nil {

@@ -72,6 +72,11 @@ type Facts struct {
 	// --security-opt no-new-privileges and Kubernetes' allowPrivilegeEscalation: false, it
 	// makes the kernel ignore the entrypoint's file capabilities.
 	NoNewPrivs bool
+	// Groups are this process's supplementary groups (docker run --group-add).
+	Groups []int
+	// Devices are the refclock devices chronyd will open (InspectDevices; the caller sets
+	// them once REFCLOCK is resolved).
+	Devices []Device
 }
 
 const portStartFile = "/proc/sys/net/ipv4/ip_unprivileged_port_start"
@@ -103,6 +108,7 @@ func Inspect(chronyUser string) (Facts, error) {
 		f.UserUID, _ = strconv.Atoi(u.Uid)
 		f.UserGID, _ = strconv.Atoi(u.Gid)
 	}
+	f.Groups, _ = os.Getgroups()
 	if st, err := procstatus.Read(0); err == nil {
 		f.NoNewPrivs = st.First("NoNewPrivs") == "1"
 	}
@@ -137,6 +143,10 @@ type Plan struct {
 	UID, GID int
 	// BindReason says why chronyd holds CAP_NET_BIND_SERVICE or needs none (set by Serve).
 	BindReason string
+	// Groups are chronyd's supplementary groups in a root start: only the group of a
+	// refclock device that needs it. DeviceReason says how chronyd opens each device.
+	Groups       []int    `json:",omitempty"`
+	DeviceReason []string `json:",omitempty"`
 	// Warn marks a plan the operator probably did not want (CLOCK_CONTROL=auto without the
 	// capability): log Summary at warn level.
 	Warn bool
@@ -222,6 +232,11 @@ func Decide(f Facts, s *config.Settings) (Plan, error) {
 	if p.ClockControl {
 		p.Keep |= CapsOf(cap.SYS_TIME)
 	}
+	groups, reasons, err := deviceAccess(f, root)
+	if err != nil {
+		return p, err
+	}
+	p.Groups, p.DeviceReason = groups, reasons
 	p.finish(f)
 	return p, nil
 }
@@ -277,4 +292,7 @@ func (p *Plan) finish(f Facts) {
 		clock = "on"
 	}
 	p.Summary = fmt.Sprintf("clock control %s; chronyd runs as %s (%d:%d) with capabilities %s", clock, p.User, p.UID, p.GID, p.Keep)
+	if len(p.Groups) > 0 {
+		p.Summary += " and supplementary groups " + groupsText(p.Groups) + " (refclock devices)"
+	}
 }

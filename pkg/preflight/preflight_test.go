@@ -50,6 +50,23 @@ func TestDecide(t *testing.T) {
 		{"non-root, other uid", with(chrony, func(f *Facts) { f.UID = 1000 }), settings(config.ClockAuto, 1123, true), 0},
 		{"user is root", with(root, func(f *Facts) { f.UserUID = 0 }), settings(config.ClockAuto, 1123, true), 0},
 		{"user missing", with(root, func(f *Facts) { f.UserErr = fmt.Errorf("user: unknown user chrony") }), settings(config.ClockAuto, 1123, true), 0},
+
+		// Refclock devices (REFCLOCK): chronyd, uid 100 gid 101, opens each for reading.
+		{"root, device group-readable: its group for chronyd", with(root, dev(0, 977, 0o640)), settings(config.ClockAuto, 1123, true), 0},
+		{"root, two devices of one group: the group once", with(root, func(f *Facts) { dev(0, 977, 0o640)(f); dev(0, 977, 0o660)(f) }), settings(config.ClockAuto, 1123, true), 0},
+		{"root, device of chrony's own group", with(root, dev(0, 101, 0o640)), settings(config.ClockAuto, 1123, true), 0},
+		{"root, device world-readable", with(root, dev(0, 0, 0o644)), settings(config.ClockAuto, 1123, true), 0},
+		{"root, device owned by chrony", with(root, dev(100, 0, 0o600)), settings(config.ClockAuto, 1123, true), 0},
+		{"root, device root-only", with(root, dev(0, 0, 0o600)), settings(config.ClockAuto, 1123, true), 0},
+		{"root, device of root's group", with(root, dev(0, 0, 0o640)), settings(config.ClockAuto, 1123, true), 0},
+		{"root, device missing", with(root, func(f *Facts) {
+			f.Devices = append(f.Devices, Device{Path: "/dev/ptp_ena", Err: &os.PathError{Op: "stat", Path: "/dev/ptp_ena", Err: syscall.ENOENT}})
+		}), settings(config.ClockAuto, 1123, true), 0},
+		{"root, device not a character device", with(root, func(f *Facts) {
+			f.Devices = append(f.Devices, Device{Path: "/dev/ptp0", Mode: 0o644})
+		}), settings(config.ClockAuto, 1123, true), 0},
+		{"non-root with --group-add", with(chrony, func(f *Facts) { f.Groups = []int{977}; dev(0, 977, 0o640)(f) }), settings(config.ClockAuto, 1123, true), 0},
+		{"non-root without the device's group", with(chrony, dev(0, 977, 0o640)), settings(config.ClockAuto, 1123, true), 0},
 	}
 	var b strings.Builder
 	for _, tc := range cases {
@@ -68,9 +85,19 @@ func TestDecide(t *testing.T) {
 				return
 			}
 			fmt.Fprintf(&b, "clock=%v keep=%s bounding=%s drop=%v warn=%v\n%s\nclock: %s\nbind: %s\n", p.ClockControl, p.Keep, p.Bounding, p.DropFromRoot, p.Warn, p.Summary, p.ClockReason, p.BindReason)
+			if len(p.DeviceReason) > 0 {
+				fmt.Fprintf(&b, "groups: %v\ndevices: %s\n", p.Groups, strings.Join(p.DeviceReason, "; "))
+			}
 		})
 	}
 	golden.Compare(t, *update, filepath.Join("testdata", "decide.golden"), b.String())
+}
+
+// dev adds a PHC character device with the given owner, group and mode to the facts.
+func dev(uid, gid int, mode os.FileMode) func(*Facts) {
+	return func(f *Facts) {
+		f.Devices = append(f.Devices, Device{Path: fmt.Sprintf("/dev/ptp%d", len(f.Devices)), Char: true, UID: uid, GID: gid, Mode: mode})
+	}
 }
 
 // TestPrepareDirs runs as root (as CI does) and prepares for nobody.

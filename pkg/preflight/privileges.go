@@ -13,14 +13,15 @@ import (
 // as root) holding exactly p.Keep in its permitted, effective and inheritable sets, so that
 // the supervisor can pass p.Keep to chronyd as ambient capabilities.
 func Apply(p Plan) error {
-	return Become(p.UID, p.GID, p.Keep)
+	return Become(p.UID, p.GID, p.Groups, p.Keep)
 }
 
 // Become switches the whole process (every thread: libcap's cap package uses psx) to uid and
-// gid with no supplementary groups, keeping only keep. When it holds CAP_SETPCAP it also
+// gid with groups as its only supplementary groups (when it can set them: in a root start),
+// keeping only keep. When it holds CAP_SETPCAP it also
 // narrows the bounding set to keep, so no later exec can regain anything else. Without
 // CAP_SETUID/CAP_SETGID it can only trim capabilities, and uid and gid must already match.
-func Become(uid, gid int, keep Caps) error {
+func Become(uid, gid int, groups []int, keep Caps) error {
 	now := cap.GetProc()
 	if ok, _ := now.GetFlag(cap.Permitted, cap.SETPCAP); ok {
 		var drop []cap.Value
@@ -34,11 +35,11 @@ func Become(uid, gid int, keep Caps) error {
 		}
 	}
 	if os.Getegid() != gid || os.Getgid() != gid {
-		if err := cap.SetGroups(gid); err != nil {
-			return fmt.Errorf("set group id %d: %w", gid, err)
+		if err := cap.SetGroups(gid, groups...); err != nil {
+			return fmt.Errorf("set group id %d, supplementary groups %v: %w", gid, groups, err)
 		}
 	} else if os.Geteuid() == 0 {
-		if err := cap.SetGroups(gid); err != nil { // drop root's supplementary groups
+		if err := cap.SetGroups(gid, groups...); err != nil { // root's supplementary groups go
 			return fmt.Errorf("set group id %d: %w", gid, err)
 		}
 	}
