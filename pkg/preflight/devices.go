@@ -85,7 +85,7 @@ func deviceAccess(f Facts, root bool) (groups []int, reasons []string, err error
 			continue
 		}
 		ownerOnly := fmt.Sprintf("%s is uid %d, gid %d, mode %04o: chronyd runs as %s (uid %d) and cannot open it", where, d.UID, d.GID, d.Mode, f.User, f.UserUID)
-		hostFix := fmt.Sprintf("give the device a group of its own on the host and make it group-readable, e.g. the udev rule SUBSYSTEM==\"ptp\", GROUP=\"<group>\", MODE=\"0640\" (README: Cloud nodes); "+
+		hostFix := fmt.Sprintf("give the device a group of its own on the host and make it group-readable, e.g. the udev rule SUBSYSTEM==\"ptp\", GROUP=\"<group>\", MODE=\"0640\" (README: Cloud nodes); " +
 			"the entrypoint then adds that group for chronyd when started as root, or run with it (docker run --group-add <gid>; Kubernetes supplementalGroups)")
 		switch {
 		case d.Mode&0o040 == 0:
