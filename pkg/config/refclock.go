@@ -98,6 +98,9 @@ func parseRefclock(v string) (RefclockMode, *Refclock, error) {
 			return "", nil, fmt.Errorf("%s needs its parameter (a device path for PHC, a socket path for SOCK, a segment number for SHM)", d)
 		}
 	}
+	if !strings.HasPrefix(words[0], "/") && strings.Trim(strings.ToUpper(words[0]), "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == "" {
+		return "", nil, fmt.Errorf("driver %q is not offered: PHC, SOCK or SHM (or a PHC device path); put other refclocks in a *.conf file in CHRONY_CONF_DIR", words[0])
+	}
 	r.Param = words[0]
 	switch r.Driver {
 	case "SHM":
@@ -221,7 +224,7 @@ func (s *Settings) SmearConflict() error {
 			utc = append(utc, src.Host)
 		default:
 			if s.TimeSource == TimeSourceGCP {
-				utc = append(utc, src.Host+" (not Google's)")
+				utc = append(utc, src.Host+" (not Google's, so not smeared as Google does)")
 			}
 		}
 	}
