@@ -112,3 +112,38 @@ func groupsText(groups []int) string {
 	}
 	return strings.Join(s, ",")
 }
+
+// CheckDevices opens each PHC device of s.Refclocks for reading, as chronyd will, once this
+// process is chronyd's user (after Apply), and closes it. What permission bits cannot show
+// is said here rather than by chronyd's bare "Could not open PHC": a device cgroup that does
+// not allow the device (Kubernetes mounts a hostPath device without allowing it), or a node
+// whose driver is not loaded.
+func CheckDevices(s *config.Settings) error {
+	for _, r := range s.Refclocks {
+		if r.Driver != "PHC" {
+			continue
+		}
+		// O_NONBLOCK: a FIFO swapped in after InspectDevices must not block the start.
+		f, err := os.OpenFile(r.Param, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		if err == nil {
+			fi, serr := f.Stat()
+			f.Close()
+			if serr == nil && fi.Mode().Type() != fs.ModeDevice|fs.ModeCharDevice {
+				return fmt.Errorf("%w: REFCLOCK device %s is not a character device", ErrDevice, r.Param)
+			}
+			continue
+		}
+		switch {
+		case errors.Is(err, syscall.EPERM):
+			return fmt.Errorf("%w: REFCLOCK device %s: %w: the container's device cgroup does not allow it: pass it as a device (docker run --device %s), "+
+				"in Kubernetes through a device plugin or CDI rather than a hostPath volume (README: Cloud nodes)", ErrDevice, r.Param, err, r.Param)
+		case errors.Is(err, syscall.EACCES):
+			return fmt.Errorf("%w: REFCLOCK device %s: %w: chronyd's user may not read it (README: Cloud nodes)", ErrDevice, r.Param, err)
+		case errors.Is(err, syscall.ENXIO), errors.Is(err, syscall.ENODEV):
+			return fmt.Errorf("%w: REFCLOCK device %s: %w: no driver answers for this device number on this host (is the PTP module loaded, ena, hv_utils or ptp_kvm?)", ErrDevice, r.Param, err)
+		default:
+			return fmt.Errorf("%w: REFCLOCK device %s: %w", ErrDevice, r.Param, err)
+		}
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -78,5 +79,34 @@ func TestInspectDevicesDecide(t *testing.T) {
 				t.Fatalf("Groups = %v, want %v (%v)", p.Groups, tc.wantGroups, p.DeviceReason)
 			}
 		})
+	}
+}
+
+// TestCheckDevices opens real nodes: one with /dev/null's number (a driver answers; opening
+// it is harmless) and one whose number no driver serves.
+func TestCheckDevices(t *testing.T) {
+	dir := t.TempDir()
+	ok, none := filepath.Join(dir, "ok"), filepath.Join(dir, "none")
+	if err := unix.Mknod(ok, syscall.S_IFCHR|0o644, int(unix.Mkdev(1, 3))); err != nil {
+		t.Skipf("mknod needs root: %v", err)
+	}
+	if err := unix.Mknod(none, syscall.S_IFCHR|0o644, int(unix.Mkdev(4095, 12345))); err != nil {
+		t.Fatal(err)
+	}
+	s := func(path string) *config.Settings {
+		return &config.Settings{Refclocks: []config.Refclock{{Driver: "SOCK", Param: "/nonexistent"}, {Driver: "PHC", Param: path}}}
+	}
+	if err := CheckDevices(s(ok)); err != nil {
+		t.Errorf("CheckDevices(%s) = %v", ok, err)
+	}
+	if err := CheckDevices(s(none)); !errors.Is(err, ErrDevice) || !strings.Contains(err.Error(), "no driver answers") {
+		t.Errorf("CheckDevices(%s) = %v, want the no-driver error", none, err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckDevices(s(fifo)); !errors.Is(err, ErrDevice) {
+		t.Errorf("CheckDevices(fifo) = %v, want ErrDevice without blocking", err)
 	}
 }
