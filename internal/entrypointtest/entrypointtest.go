@@ -167,6 +167,9 @@ func NewContainer(t testing.TB, servers string) *Container {
 		"HTTP_ADDR=" + c.HTTPAddr,
 		"LOG_FORMAT=json",
 		"NTP_SERVERS=" + servers,
+		// REFCLOCK=auto must not find the test machine's own PTP clocks (a cloud CI runner
+		// has one): no such directory, no clocks.
+		"PTP_SYSFS_DIR=" + filepath.Join(base, "no-ptp"),
 	}
 	return c
 }

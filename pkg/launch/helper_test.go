@@ -80,6 +80,7 @@ func newEnv(t *testing.T, chronyd string) *env {
 		"RUN_DIR=" + e.run,
 		"HTTP_ADDR=off",
 		"LOG_FORMAT=console",
+		"PTP_SYSFS_DIR=" + filepath.Join(base, "no-ptp"), // not the test machine's PTP clocks
 	}
 	return e
 }

@@ -63,6 +63,9 @@ func Run(ctx context.Context, s *config.Settings, log *zap.Logger, hooks Hooks) 
 	if err != nil {
 		return 1, fmt.Errorf("preflight: %w", err)
 	}
+	if plan.RefclockUnusable != nil {
+		dropAutoRefclock(s, log, plan.RefclockUnusable)
+	}
 	conf, mounted, err := confFor(s, plan.ClockControl)
 	if err != nil {
 		return 1, err
@@ -116,6 +119,16 @@ func Run(ctx context.Context, s *config.Settings, log *zap.Logger, hooks Hooks) 
 	if err := preflight.PrepareDirs(s, plan.UID, plan.GID); err != nil {
 		return 1, err
 	}
+	// Opened as chronyd's user: what the permission bits could not show (a device cgroup).
+	if err := preflight.CheckDevices(s); err != nil {
+		if s.RefclockMode != config.RefclockAuto {
+			return 1, err
+		}
+		dropAutoRefclock(s, log, err)
+		if conf, _, err = confFor(s, plan.ClockControl); err != nil {
+			return 1, err
+		}
+	}
 	if err := preflight.WriteFile("RUN_DIR="+s.RunDir, s.RenderedConf(), conf); err != nil {
 		return 1, err
 	}
@@ -129,9 +142,7 @@ func Run(ctx context.Context, s *config.Settings, log *zap.Logger, hooks Hooks) 
 			return 1, err
 		}
 	}
-	if err := preflight.CheckDevices(s); err != nil {
-		return 1, err
-	}
+
 	// chronyd silently ignores a drift file it cannot read (and replaces it at its next clean
 	// stop): say so, since the clock then starts without its learnt frequency. A FIFO there
 	// would block chronyd before it serves anything: refuse it.
@@ -216,6 +227,18 @@ func resolveRefclock(s *config.Settings, log *zap.Logger) error {
 	}
 	log.Log(lvl, out.Message, zap.Strings("ptp_clocks", out.Found), zap.String("refclock", out.Chosen))
 	return nil
+}
+
+// dropAutoRefclock serves from the NTP sources alone when chronyd could not open the clock
+// REFCLOCK=auto found, and says why and how to fix it.
+func dropAutoRefclock(s *config.Settings, log *zap.Logger, why error) {
+	var lines []string
+	for _, r := range s.Refclocks {
+		lines = append(lines, r.Line())
+	}
+	log.Warn("REFCLOCK=auto: the PTP clock found is unusable: NTP sources only (REFCLOCK=none silences this)",
+		zap.Strings("refclock", lines), zap.Error(why))
+	s.Refclocks = nil
 }
 
 // ServingFile is where Run writes what chronyd must serve (health.Serving), for the probes.

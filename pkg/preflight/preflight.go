@@ -147,6 +147,9 @@ type Plan struct {
 	// refclock device that needs it. DeviceReason says how chronyd opens each device.
 	Groups       []int    `json:",omitempty"`
 	DeviceReason []string `json:",omitempty"`
+	// RefclockUnusable says why chronyd could not open the clock REFCLOCK=auto found: the
+	// caller then renders no refclock and warns (an explicit REFCLOCK fails Decide instead).
+	RefclockUnusable error `json:"-"`
 	// Warn marks a plan the operator probably did not want (CLOCK_CONTROL=auto without the
 	// capability): log Summary at warn level.
 	Warn bool
@@ -233,10 +236,16 @@ func Decide(f Facts, s *config.Settings) (Plan, error) {
 		p.Keep |= CapsOf(cap.SYS_TIME)
 	}
 	groups, reasons, err := deviceAccess(f, root)
-	if err != nil {
+	switch {
+	case err != nil && s.RefclockMode == config.RefclockAuto:
+		// A clock REFCLOCK=auto found is used when it works: the caller serves from the
+		// NTP sources and warns.
+		p.RefclockUnusable = err
+	case err != nil:
 		return p, err
+	default:
+		p.Groups, p.DeviceReason = groups, reasons
 	}
-	p.Groups, p.DeviceReason = groups, reasons
 	p.finish(f)
 	return p, nil
 }

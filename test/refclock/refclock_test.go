@@ -151,20 +151,24 @@ func TestDeviceGroup(t *testing.T) {
 	capreport := testbin.Build(t, "capreport")
 	cases := []struct {
 		name       string
+		auto       bool // REFCLOCK=auto finds the device as an Azure clock in a fake sysfs
 		uid, gid   int
 		mode       uint32
 		wantGroups []int
-		wantErr    string
+		wantErr    string // explicit REFCLOCK: the start fails with this
+		wantWarn   string // auto: chronyd starts without the refclock, and this is logged
 	}{
 		{name: "group-readable", gid: 4242, mode: 0o640, wantGroups: []int{4242}},
 		{name: "world-readable", mode: 0o644, wantGroups: nil},
 		{name: "root-only", mode: 0o600, wantErr: "its group may not read it either"},
 		{name: "root-group", mode: 0o660, wantErr: "its group is root's"},
+		{name: "auto-group-readable", auto: true, gid: 4242, mode: 0o640, wantGroups: []int{4242}},
+		{name: "auto-root-only", auto: true, mode: 0o600, wantWarn: "REFCLOCK=auto: the PTP clock found is unusable: NTP sources only"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := entrypointtest.NewContainer(t, "127.0.0.1 port "+strconv.Itoa(chronytest.FreeUDPPort(t)))
-			dev := filepath.Join(c.Base, "ptp_fake")
+			dev := filepath.Join(c.Base, "ptp_hyperv")
 			if err := unix.Mknod(dev, syscall.S_IFCHR|tc.mode, int(unix.Mkdev(1, 3))); err != nil {
 				t.Skipf("mknod needs root: %v", err)
 			}
@@ -174,6 +178,14 @@ func TestDeviceGroup(t *testing.T) {
 			empty := filepath.Join(c.Base, "noptp")
 			entrypointtest.Must(t, os.Mkdir(empty, 0o755))
 			c.Set(t, "CHRONYD="+capreport, "REFCLOCK="+dev+" poll 0", "PTP_SYSFS_DIR="+empty, "CAPREPORT_OUT="+report, "HTTP_ADDR=off")
+			if tc.auto {
+				ptp0 := filepath.Join(empty, "ptp0")
+				entrypointtest.Must(t, os.Mkdir(ptp0, 0o755))
+				entrypointtest.Must(t, os.WriteFile(filepath.Join(ptp0, "clock_name"), []byte("hyperv\n"), 0o444))
+				entrypointtest.Must(t, os.WriteFile(filepath.Join(ptp0, "dev"), []byte("1:3\n"), 0o444))
+				c.Unset(t, "REFCLOCK")
+				c.Set(t, "PTP_DEV_DIR="+c.Base)
+			}
 			p := entrypointtest.Start(t, bin, c.Env, "run")
 			if tc.wantErr != "" {
 				code := p.Wait(t, 30*time.Second)
@@ -208,6 +220,18 @@ func TestDeviceGroup(t *testing.T) {
 			entrypointtest.Must(t, json.Unmarshal(b, &r))
 			if r.UID != entrypointtest.ChronyUID || r.GID != entrypointtest.ChronyGID || !equal(r.Groups, tc.wantGroups) {
 				t.Fatalf("chronyd ran as uid %d gid %d groups %v, want %d %d %v\n%s", r.UID, r.GID, r.Groups, entrypointtest.ChronyUID, entrypointtest.ChronyGID, tc.wantGroups, p.Logs)
+			}
+			conf, err := os.ReadFile(filepath.Join(c.Run, "chrony.conf"))
+			entrypointtest.Must(t, err)
+			hasRefclock := bytes.Contains(conf, []byte("\nrefclock PHC "+dev+" "))
+			if hasRefclock != (tc.wantWarn == "") {
+				t.Errorf("refclock line written: %v, want %v:\n%s", hasRefclock, tc.wantWarn == "", conf)
+			}
+			if tc.wantWarn != "" && !strings.Contains(p.Logs.String(), tc.wantWarn) {
+				t.Errorf("logs lack %q:\n%s", tc.wantWarn, p.Logs)
+			}
+			if tc.auto && tc.wantWarn == "" && !strings.Contains(p.Logs.String(), "REFCLOCK=auto: found the Azure Hyper-V PTP clock ptp0 at "+dev) {
+				t.Errorf("logs do not say what REFCLOCK=auto found and chose:\n%s", p.Logs)
 			}
 		})
 	}

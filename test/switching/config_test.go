@@ -17,6 +17,9 @@ import (
 // noMount keeps `config` from finding a chrony.conf of this machine's.
 const noMount = "CHRONY_CONF=/nonexistent/chrony.conf"
 
+// noPTP keeps REFCLOCK=auto from finding this machine's PTP clocks (a cloud CI runner has one).
+const noPTP = "PTP_SYSFS_DIR=/nonexistent/ptp"
+
 // TestPeerEnvironments runs `entrypoint config` with each peer image's documented variables
 // (their README, compose file and Dockerfile ENV): each is accepted, and the chrony.conf it
 // gives is the golden file. CLOCK_CONTROL is pinned where the peer leaves the clock alone, so
@@ -41,7 +44,7 @@ func TestPeerEnvironments(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := entrypointtest.Run(t, bin, append([]string{noMount}, tt.env...), "config")
+			r := entrypointtest.Run(t, bin, append([]string{noMount, noPTP}, tt.env...), "config")
 			if r.Code != 0 {
 				t.Fatalf("exit %d, want 0\nstderr:\n%s", r.Code, r.Stderr)
 			}
@@ -85,7 +88,7 @@ func TestPeerVariablesRejected(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.env, ","), func(t *testing.T) {
-			r := entrypointtest.Run(t, bin, append([]string{noMount}, tt.env...), "config")
+			r := entrypointtest.Run(t, bin, append([]string{noMount, noPTP}, tt.env...), "config")
 			if r.Code != 1 || !strings.Contains(r.Stderr, tt.want) {
 				t.Fatalf("exit %d, stderr:\n%s\nwant exit 1 and %q", r.Code, r.Stderr, tt.want)
 			}
