@@ -189,10 +189,8 @@ func Resolve(s *config.Settings) (Outcome, error) {
 		out.Message = "REFCLOCK=none: no reference clock"
 		return out, s.SmearConflict()
 	}
-	clocks, err := Detect(s.PTPSysfsDir, s.PTPDevDir)
-	if err != nil {
-		return out, fmt.Errorf("REFCLOCK=%s: %w", s.RefclockMode, err)
-	}
+	// Detection only helps: an unreadable tree costs the clock (with a warning), not the start.
+	clocks, detectErr := Detect(s.PTPSysfsDir, s.PTPDevDir)
 	for _, c := range clocks {
 		out.Found = append(out.Found, c.String())
 	}
@@ -230,6 +228,10 @@ func Resolve(s *config.Settings) (Outcome, error) {
 		if out.Chosen == "" && len(missing) > 0 {
 			out.Warn = true
 			out.Message = "REFCLOCK=auto: NTP sources only: " + strings.Join(missing, "; ")
+		}
+		if detectErr != nil {
+			out.Warn = true
+			out.Message = fmt.Sprintf("REFCLOCK=auto: NTP sources only: %v", detectErr)
 		}
 	}
 	if s.TimeSource == config.TimeSourceAzure && !usesVendor(s, "Azure Hyper-V") {

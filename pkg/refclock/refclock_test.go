@@ -161,6 +161,12 @@ func TestDetectRefusesFIFO(t *testing.T) {
 	if _, err := refclock.Detect(sysfs, dev); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Fatalf("Detect = %v, want a not-a-regular-file error", err)
 	}
+	// REFCLOCK=auto then starts without a clock, and says why.
+	s := load(t, sysfs, dev)
+	out, err := refclock.Resolve(s)
+	if err != nil || !out.Warn || len(s.Refclocks) != 0 || !strings.Contains(out.Message, "not a regular file") {
+		t.Fatalf("Resolve = %+v, %v; want a warning and no clock", out, err)
+	}
 }
 
 func mknod(t *testing.T, path string, major, minor uint32) {
