@@ -142,7 +142,6 @@ func Run(ctx context.Context, s *config.Settings, log *zap.Logger, hooks Hooks) 
 			return 1, err
 		}
 	}
-
 	// chronyd silently ignores a drift file it cannot read (and replaces it at its next clean
 	// stop): say so, since the clock then starts without its learnt frequency. A FIFO there
 	// would block chronyd before it serves anything: refuse it.
