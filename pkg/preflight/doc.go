@@ -8,4 +8,8 @@
 // only trims its sets. Either way chronyd then receives them as ambient capabilities and the
 // entrypoint clears its own once chronyd runs, so after start-up nothing in the container is
 // root or holds a capability chronyd does not need.
+//
+// A refclock device (REFCLOCK) is checked the same way: chronyd, never root here, must be able
+// to open it; in a root start the device's group, and only that, becomes chronyd's
+// supplementary group. No device node is ever changed.
 package preflight
