@@ -53,7 +53,7 @@ var renderVarNames = map[string]bool{
 	"NTS_SERVER_CERT": true, "NTS_SERVER_KEY": true, "NTS_PORT": true,
 	"NTP_IBURST": true, "NTP_DIRECTIVES": true,
 	"NTS_KEYS_FROM": true,
-	"REFCLOCK": true, "TIME_SOURCE": true,
+	"REFCLOCK":      true, "TIME_SOURCE": true,
 }
 
 // aliases are names people use for our variables (other images' names, singular forms). The
