@@ -1,40 +1,120 @@
 #!/usr/bin/env bash
-# fetch-chrony.sh: put Debian's chronyd and chronyc (and nothing else of the package) into a cache
-# folder for tests, without installing the package: `apt-get install chrony` would run its
-# maintainer scripts, which may start a daemon that disciplines this machine's clock.
+# fetch-chrony.sh: put one of Debian's chrony releases (chronyd, chronyc and the shared libraries
+# they need, glibc included) into the ignored cache for tests, without installing anything:
+# `apt-get install chrony` would run its maintainer scripts, which may start a daemon that
+# disciplines this machine's clock, and newer releases need a newer glibc than this machine has.
 #
-# Usage: scripts/fetch-chrony.sh [CACHE_DIR]   (default: .cache/chrony in the repo)
-# Prints the path of chronyd. Idempotent: does nothing when the cache already holds it.
+# Usage: scripts/fetch-chrony.sh [VERSION]     VERSION: 4.3 (default), 4.6.1 or 4.9
+#
+# Each VERSION is pinned to a Debian suite and checked against what that suite serves:
+#   4.3    bookworm (Debian 12, the machines the tests were first written on)
+#   4.6.1  trixie   (Debian 13)
+#   4.9    sid      (the closest to the image's Alpine 4.8; the stand-in image is built from it)
+# A suite that has moved on to another upstream version is an error, not a silent upgrade.
+#
+# Layout (CACHE defaults to .cache/chrony in the repository; CHRONY_CACHE overrides it):
+#   CACHE/VERSION/root/             the packages, extracted (dpkg-deb -x), libc included
+#   CACHE/VERSION/usr/sbin/chronyd  wrapper: runs root's chronyd through root's own loader
+#   CACHE/VERSION/usr/bin/chronyc   wrapper: the same for chronyc
+#   CACHE/VERSION/VERSION           the Debian version fetched (e.g. 4.9-2)
+# Prints the chronyd wrapper's path (stdout) and the version fetched (stderr). Idempotent.
+#
+# Needs apt-get, apt-cache, dpkg-deb and Debian's archive keyring (debian-archive-keyring);
+# it uses a private apt state under CACHE and never touches the system's apt configuration.
+# DEBIAN_MIRROR overrides the mirror (default http://deb.debian.org/debian).
 set -euo pipefail
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
-cache=${1:-$repo/.cache/chrony}
-chronyd=$cache/root/usr/sbin/chronyd
+version=${1:-4.3}
+case "$version" in
+4.3) suite=bookworm ;;
+4.6.1) suite=trixie ;;
+4.9) suite=sid ;;
+*)
+	echo "fetch-chrony: unknown version '$version': one of 4.3 (bookworm), 4.6.1 (trixie), 4.9 (sid)" >&2
+	exit 2
+	;;
+esac
 
-if [ -x "$chronyd" ]; then
-	echo "$chronyd"
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cache=${CHRONY_CACHE:-$repo/.cache/chrony}
+dir=$cache/$version
+wrapper=$dir/usr/sbin/chronyd
+
+if [ -x "$wrapper" ] && [ -s "$dir/VERSION" ]; then
+	echo "fetch-chrony: chrony $(cat "$dir/VERSION") ($suite) in $dir" >&2
+	echo "$wrapper"
 	exit 0
 fi
 
-mkdir -p "$cache"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-(
-	cd "$work"
-	# apt-get download needs package lists; refresh them once when they are missing.
-	if ! apt-get download chrony >/dev/null 2>&1; then
-		apt-get update >/dev/null
-		apt-get download chrony >/dev/null
-	fi
-)
-deb=$(ls "$work"/chrony_*.deb)
-rm -rf "$cache/root"
-dpkg-deb -x "$deb" "$cache/root"
-cp "$deb" "$cache/"
-# Fail loudly here, not in a test, when a shared library chronyd needs is missing.
-if ldd "$chronyd" | grep -q 'not found'; then
-	echo "fetch-chrony: $chronyd misses libraries:" >&2
-	ldd "$chronyd" | grep 'not found' >&2
+mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+if [ ! -r "$keyring" ]; then
+	echo "fetch-chrony: $keyring missing: apt-get install debian-archive-keyring" >&2
 	exit 1
 fi
-echo "$chronyd"
+
+# A private apt state: its own sources list, lists and cache, nothing of the system's.
+apt=$cache/apt-$suite
+mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
+echo "deb [signed-by=$keyring] $mirror $suite main" >"$apt/sources.list"
+aptopts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
+	-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache"
+	-o "Dir::State::status=/dev/null" -o "APT::Architecture=$(dpkg --print-architecture)")
+apt-get "${aptopts[@]}" -o APT::Sandbox::User=root -q update >/dev/null
+
+debver=$(apt-cache "${aptopts[@]}" show chrony | sed -n 's/^Version: //p' | head -1)
+case "$debver" in
+"$version"-* | *:"$version"-*) ;;
+*)
+	echo "fetch-chrony: $suite serves chrony '$debver', not $version: update the pin in $0" >&2
+	exit 1
+	;;
+esac
+
+# chrony and everything it depends on (libraries, libc); -- no recommends, no suggests.
+mapfile -t pkgs < <(apt-cache "${aptopts[@]}" depends --recurse --no-recommends --no-suggests \
+	--no-conflicts --no-breaks --no-replaces --no-enhances "chrony=$debver" |
+	grep -v '^ ' | grep -v '^<' | sort -u)
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# -o APT::Sandbox::User=root: the _apt user cannot write into a private temporary folder.
+(cd "$work" && apt-get "${aptopts[@]}" -o APT::Sandbox::User=root -q download "${pkgs[@]}" >/dev/null)
+rm -rf "$dir"
+mkdir -p "$dir/root"
+for deb in "$work"/*.deb; do
+	dpkg-deb -x "$deb" "$dir/root"
+done
+
+# The loader and library folder of this architecture, as the packages lay them out.
+multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+loader=
+for l in "$dir/root"/usr/lib/"$multiarch"/ld-linux*.so.* "$dir/root"/lib/"$multiarch"/ld-linux*.so.*; do
+	[ -e "$l" ] && loader=${l#"$dir/root/"} && break
+done
+if [ -z "$loader" ]; then
+	echo "fetch-chrony: no ld-linux loader in the packages for $multiarch" >&2
+	exit 1
+fi
+libpath=$dir/root/usr/lib/$multiarch:$dir/root/lib/$multiarch
+for bin in usr/sbin/chronyd usr/bin/chronyc; do
+	mkdir -p "$dir/$(dirname "$bin")"
+	cat >"$dir/$bin" <<EOF
+#!/bin/sh
+# Generated by scripts/fetch-chrony.sh: Debian $suite's $(basename "$bin") $debver with its own libraries.
+exec $dir/root/$loader --library-path $libpath --argv0 "\$0" $dir/root/$bin "\$@"
+EOF
+	chmod 0755 "$dir/$bin"
+done
+
+# Fail loudly here, not in a test, when a library is missing.
+if ! "$dir/root/$loader" --library-path "$libpath" --list "$dir/root/usr/sbin/chronyd" >"$work/ldd" 2>&1 ||
+	grep -q 'not found' "$work/ldd"; then
+	echo "fetch-chrony: chronyd $debver misses libraries:" >&2
+	cat "$work/ldd" >&2
+	exit 1
+fi
+"$wrapper" --version >&2
+echo "$debver" >"$dir/VERSION"
+echo "fetch-chrony: chrony $debver ($suite) in $dir" >&2
+echo "$wrapper"

@@ -1,6 +1,10 @@
 // Package chronytest starts real chronyd instances for tests: Debian's chronyd, fetched by
 // scripts/fetch-chrony.sh, always with -x so that no test can touch this machine's clock,
 // talking only over loopback.
+//
+// CHRONY_VERSION picks the release (4.3, 4.6.1 or 4.9; default 4.3): scripts/test.sh runs the
+// packages that start a real chronyd once per version. CHRONYD_TEST, a chronyd path, overrides
+// both.
 package chronytest
 
 import (
@@ -12,6 +16,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,17 +24,106 @@ import (
 	"time"
 )
 
-// Chronyd returns the chronyd binary tests run: $CHRONYD_TEST when set, else the one that
-// scripts/fetch-chrony.sh caches in the repository. A missing binary fails the test: an
-// integration test that skips proves nothing.
+// Versions are the chrony releases the tests run against, oldest first, each from a Debian
+// suite (scripts/fetch-chrony.sh): bookworm's 4.3, trixie's 4.6.1, sid's 4.9.
+var Versions = []string{"4.3", "4.6.1", "4.9"}
+
+// DefaultVersion is the release tests use when CHRONY_VERSION is unset.
+const DefaultVersion = "4.3"
+
+// Version is the chrony release under test: $CHRONY_VERSION, else DefaultVersion. An unknown
+// value fails the test.
+func Version(t testing.TB) string {
+	t.Helper()
+	v := os.Getenv("CHRONY_VERSION")
+	if v == "" {
+		return DefaultVersion
+	}
+	for _, known := range Versions {
+		if v == known {
+			return v
+		}
+	}
+	t.Fatalf("CHRONY_VERSION=%q: want one of %v", v, Versions)
+	return ""
+}
+
+// AtLeast reports whether the release under test is version want or newer ("4.6" < "4.6.1").
+func AtLeast(t testing.TB, want string) bool {
+	t.Helper()
+	return CompareVersions(Version(t), want) >= 0
+}
+
+// CompareVersions compares dotted release numbers: -1, 0 or 1.
+func CompareVersions(a, b string) int {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(as) || i < len(bs); i++ {
+		var x, y int
+		if i < len(as) {
+			x, _ = strconv.Atoi(as[i])
+		}
+		if i < len(bs) {
+			y, _ = strconv.Atoi(bs[i])
+		}
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
+// ByVersion picks what the release under test does from a table keyed by the release that
+// started doing it: the entry with the newest key not newer than Version. {"4.3": a, "4.9": b}
+// says 4.3 up to 4.8 do a, 4.9 and later do b. A table with no entry old enough fails the test.
+func ByVersion[T any](t testing.TB, byVersion map[string]T) T {
+	t.Helper()
+	v := Version(t)
+	best := ""
+	for k := range byVersion {
+		if CompareVersions(k, v) <= 0 && (best == "" || CompareVersions(k, best) > 0) {
+			best = k
+		}
+	}
+	if best == "" {
+		t.Fatalf("chronytest.ByVersion: no entry for chrony %s in %v", v, byVersion)
+	}
+	return byVersion[best]
+}
+
+// Chronyd returns the chronyd binary tests run: $CHRONYD_TEST when set, else the wrapper that
+// scripts/fetch-chrony.sh caches in the repository for Version. A missing binary fails the
+// test: an integration test that skips proves nothing.
 func Chronyd(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("CHRONYD_TEST"); p != "" {
 		return p
 	}
-	p := filepath.Join(RepoRoot(t), ".cache", "chrony", "root", "usr", "sbin", "chronyd")
+	v := Version(t)
+	p := filepath.Join(RepoRoot(t), ".cache", "chrony", v, "usr", "sbin", "chronyd")
 	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("chronyd for tests not found at %s: run scripts/fetch-chrony.sh (or set CHRONYD_TEST): %v", p, err)
+		t.Fatalf("chronyd %s for tests not found at %s: run scripts/fetch-chrony.sh %s (or set CHRONYD_TEST): %v", v, p, v, err)
+	}
+	return p
+}
+
+// Chronyc is the chronyc that belongs to Chronyd (the same folder layout, bin for sbin), run as
+// the test's own user. chronyc 4.8 and later, started as root, first drops to its compiled-in
+// user (-u, default _chrony in Debian, chrony in Alpine) and fails with "Could not get user/group
+// ID of _chrony" where that user does not exist, as on this machine; for those versions Chronyc
+// is a script, in a directory removed when the test ends, that adds -u with the current user.
+func Chronyc(t testing.TB) string {
+	t.Helper()
+	real := strings.Replace(Chronyd(t), "sbin/chronyd", "bin/chronyc", 1)
+	if os.Getenv("CHRONYD_TEST") != "" || !AtLeast(t, "4.8") {
+		return real
+	}
+	p := filepath.Join(ShortTempDir(t), "chronyc")
+	script := fmt.Sprintf("#!/bin/sh\nexec %s -u %s \"$@\"\n", real, CurrentUser(t))
+	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
 	}
 	return p
 }

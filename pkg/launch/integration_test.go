@@ -27,7 +27,7 @@ func startChronyd(t *testing.T, e *env, up *chronytest.Instance) (*helper, int) 
 }
 
 func chronyc(t *testing.T) string {
-	return strings.Replace(chronytest.Chronyd(t), "sbin/chronyd", "bin/chronyc", 1)
+	return chronytest.Chronyc(t)
 }
 
 // waitSynced polls `chronyc -h socket tracking` (at most 15 s) until the leap status is Normal.

@@ -27,7 +27,7 @@ func newPKI(t *testing.T, dir string) testcert.Paths {
 }
 
 func chronyc(t *testing.T) string {
-	return strings.Replace(chronytest.Chronyd(t), "sbin/chronyd", "bin/chronyc", 1)
+	return chronytest.Chronyc(t)
 }
 
 // TestNTSServer is the NTS server end to end: the entrypoint serves NTS-KE on NTS_PORT (a free
