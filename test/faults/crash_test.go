@@ -75,7 +75,7 @@ func TestCrashAtStart(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
-		dropIn string // a *.conf in CHRONY_CONF_DIR
+		dropIn string            // a *.conf in CHRONY_CONF_DIR
 		reason map[string]string // chronyd's Fatal error, as logged, by release (chronytest.ByVersion)
 	}{
 		// Parses (so the -p check passes) but the device does not exist at start. Up to 4.6.1
