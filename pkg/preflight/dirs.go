@@ -55,6 +55,9 @@ func PrepareDirs(s *config.Settings, uid, gid int) error {
 			return fmt.Errorf("set mode 0750 on %s: %w", dir, err)
 		}
 	}
+	if err := LinkChronycSocket(s); err != nil {
+		return err
+	}
 	for _, stale := range []string{s.PIDFile(), s.SocketPath()} {
 		if err := os.Remove(stale); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove stale %s: %w", stale, err)

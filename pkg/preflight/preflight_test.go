@@ -146,6 +146,9 @@ func TestPrepareDirs(t *testing.T) {
 					t.Errorf("%s not removed", p)
 				}
 			}
+			if got, err := os.Readlink(ChronycSocketPath(s)); err != nil || got != "chronyd/chronyd.sock" {
+				t.Errorf("chronyc's socket path %s -> %q (%v), want a link to chronyd/chronyd.sock", ChronycSocketPath(s), got, err)
+			}
 		})
 	}
 }

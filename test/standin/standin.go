@@ -29,12 +29,36 @@ const (
 // EntrypointFileCaps is the file capability the real Dockerfile sets on the entrypoint.
 const EntrypointFileCaps = "cap_sys_time,cap_net_bind_service+p"
 
+// ChronyVersion is the chrony release the stand-in carries: Debian sid's 4.9, the closest of
+// the releases scripts/fetch-chrony.sh offers to the real image's Alpine 4.8 (the same chronyc
+// root drop and hidden client socket directory, the same reply shapes, a current NTS).
+const ChronyVersion = "4.9"
+
+// ChronycUser is the user Debian's chronyc and chronyd are compiled to drop root to (Alpine's are
+// compiled with "chrony"): the stand-in names uid 100 both ways, so that `chronyc` run as root
+// in `docker exec` drops to uid 100 as it does in the real image.
+const ChronycUser = "_chrony"
+
 // Options say what to build from.
 type Options struct {
-	Repo       string // repository root
-	ChronyRoot string // Debian's chrony extracted (scripts/fetch-chrony.sh): root/usr/sbin/chronyd
+	Repo string // repository root
+	// ChronyRoot is chrony ChronyVersion with its libraries extracted by scripts/fetch-chrony.sh
+	// (.cache/chrony/VERSION/root); empty means FetchChrony's.
+	ChronyRoot string
 	Tag        string // image name:tag to build
 	WorkDir    string // scratch space, removed by the caller
+}
+
+// FetchChrony runs scripts/fetch-chrony.sh for ChronyVersion (a no-op when cached) and returns
+// the extracted root the stand-in is built from.
+func FetchChrony(ctx context.Context, repo string) (string, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(repo, "scripts", "fetch-chrony.sh"), ChronyVersion)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if _, err := cmd.Output(); err != nil {
+		return "", fmt.Errorf("scripts/fetch-chrony.sh %s: %w: %s", ChronyVersion, err, stderr.String())
+	}
+	return filepath.Join(repo, ".cache", "chrony", ChronyVersion, "root"), nil
 }
 
 // Build builds the stand-in image and returns its Dockerfile (for the log). It compiles the
@@ -57,10 +81,21 @@ func Build(ctx context.Context, o Options) (string, error) {
 	if err := run(ctx, "", nil, "setcap", EntrypointFileCaps, filepath.Join(bin, "entrypoint")); err != nil {
 		return "", err
 	}
-	for _, f := range []string{"usr/sbin/chronyd", "usr/bin/chronyc"} {
-		if err := copyWithLibs(ctx, filepath.Join(o.ChronyRoot, f), rootfs, "/"+f); err != nil {
+	if o.ChronyRoot == "" {
+		var err error
+		if o.ChronyRoot, err = FetchChrony(ctx, o.Repo); err != nil {
 			return "", err
 		}
+	}
+	for _, f := range []string{"usr/sbin/chronyd", "usr/bin/chronyc"} {
+		if err := copyWithLibs(ctx, o.ChronyRoot, filepath.Join(o.ChronyRoot, f), rootfs, "/"+f); err != nil {
+			return "", err
+		}
+	}
+	// The DaemonSet's init container runs /bin/chown (busybox's in the real image): the build
+	// machine's coreutils chown stands in for it, with chrony's libc (newer than its own).
+	if err := copyWithLibs(ctx, o.ChronyRoot, "/bin/chown", rootfs, "/bin/chown"); err != nil {
+		return "", err
 	}
 	if err := writeSkeleton(rootfs); err != nil {
 		return "", err
@@ -144,32 +179,43 @@ func run(ctx context.Context, dir string, env []string, name string, args ...str
 	return nil
 }
 
-// copyWithLibs copies the executable src to dst inside rootfs, with every shared library and
-// the loader that ldd lists, each at the path ldd names.
-func copyWithLibs(ctx context.Context, src, rootfs, dst string) error {
+// copyWithLibs copies the executable src to dst inside rootfs, with every shared library it
+// needs and the loader, taken from chronyRoot (which holds chrony's own glibc): each at its path
+// inside chronyRoot, the loader also at the path the executable names (PT_INTERP).
+func copyWithLibs(ctx context.Context, chronyRoot, src, rootfs, dst string) error {
 	if err := copyFile(src, filepath.Join(rootfs, dst), 0o755); err != nil {
 		return err
 	}
-	out, err := exec.CommandContext(ctx, "ldd", src).Output()
+	root, err := filepath.Abs(chronyRoot)
 	if err != nil {
-		return fmt.Errorf("ldd %s: %w", src, err)
+		return fmt.Errorf("copy %s into stand-in rootfs: %w", src, err)
+	}
+	loaders, _ := filepath.Glob(filepath.Join(root, "usr", "lib", "*", "ld-linux*.so.*"))
+	if len(loaders) == 0 {
+		return fmt.Errorf("copy %s into stand-in rootfs: no ld-linux loader under %s/usr/lib", src, root)
+	}
+	libDir := filepath.Dir(loaders[0])
+	out, err := exec.CommandContext(ctx, loaders[0], "--library-path", libDir, "--list", src).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("list the libraries of %s with %s: %w: %s", src, loaders[0], err, out)
 	}
 	for _, line := range strings.Split(string(out), "\n") {
-		var lib string
-		if _, after, ok := strings.Cut(line, "=> "); ok {
-			lib, _, _ = strings.Cut(after, " ")
-		} else if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], "/") {
-			lib = f[0]
-		}
-		if lib == "" {
+		name, after, ok := strings.Cut(strings.TrimSpace(line), " => ")
+		if !ok {
 			continue // linux-vdso.so.1 has no file
 		}
-		if strings.Contains(line, "not found") {
-			return fmt.Errorf("ldd %s: %s", src, strings.TrimSpace(line))
+		lib, _, _ := strings.Cut(after, " ")
+		if lib == "not" || !strings.HasPrefix(lib, root+"/") {
+			return fmt.Errorf("%s needs %s, which %s does not hold: %s", src, name, root, strings.TrimSpace(line))
 		}
-		// Both the name ldd prints and the file it resolves to (symlink targets), as regular files.
-		if err := copyFile(lib, filepath.Join(rootfs, lib), 0o755); err != nil {
+		inRoot := strings.TrimPrefix(lib, root)
+		if err := copyFile(lib, filepath.Join(rootfs, inRoot), 0o755); err != nil {
 			return err
+		}
+		if filepath.IsAbs(name) && name != inRoot { // the loader, as the executable names it
+			if err := copyFile(lib, filepath.Join(rootfs, name), 0o755); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -194,7 +240,9 @@ func copyFile(src, dst string, mode os.FileMode) error {
 // dir owned by root (the entrypoint makes chronyd's own subdirectory).
 func writeSkeleton(rootfs string) error {
 	files := map[string]string{
-		"etc/passwd": fmt.Sprintf("root:x:0:0:root:/root:/sbin/nologin\nchrony:x:%d:%d:chrony:/var/lib/chrony:/sbin/nologin\nnobody:x:65534:65534:nobody:/:/sbin/nologin\n", ChronyUID, ChronyGID),
+		// chrony first: uid 100's name is "chrony" as in the real image; ChronycUser second.
+		"etc/passwd": fmt.Sprintf("root:x:0:0:root:/root:/sbin/nologin\nchrony:x:%d:%d:chrony:/var/lib/chrony:/sbin/nologin\n%s:x:%d:%d:chrony:/var/lib/chrony:/sbin/nologin\nnobody:x:65534:65534:nobody:/:/sbin/nologin\n",
+			ChronyUID, ChronyGID, ChronycUser, ChronyUID, ChronyGID),
 		"etc/group":  fmt.Sprintf("root:x:0:root\nchrony:x:%d:chrony\nnogroup:x:65534:\n", ChronyGID),
 	}
 	for name, content := range files {
