@@ -233,6 +233,7 @@ func TestCompose(t *testing.T) {
 		t.Error("root file system is writable")
 	}
 	assertNoRoot(t, name, 0)
+	assertChronyc(t, name)
 	vol := ""
 	for _, m := range ci.Mounts {
 		if m.Destination == "/var/lib/chrony" && m.Type == "volume" {
@@ -296,8 +297,8 @@ func TestClockControl(t *testing.T) {
 			logsOnFailure(t, name)
 			args := []string{"run", "-d", "--name", name, "--network", network, "--read-only",
 				"--tmpfs", "/run/chrony", "--cap-drop", "ALL"}
-			args = append(args, tc.flags...)
-			env := append([]string{"CHRONYD=" + standin.CapreportPath, "CAPREPORT_OUT=/run/chrony/chronyd/capreport.json",
+			args = append(append(args, tc.flags...), capreportMount...)
+			env := append([]string{"CHRONYD=" + capreport, "CAPREPORT_OUT=/run/chrony/chronyd/capreport.json",
 				"NTP_SERVERS=" + upstream, "NTP_PORT=1123", "HTTP_ADDR=off", "LOG_FORMAT=console"}, tc.env...)
 			for _, e := range env {
 				args = append(args, "-e", e)

@@ -18,12 +18,21 @@ import (
 )
 
 var (
-	prefix   = fmt.Sprintf("chrony-e2e-%d", os.Getpid())
-	image    = prefix + ":standin"
-	network  = prefix + "-net"
-	upstream = prefix + "-upstream"
-	repo     string
-	rt       *dockerfile.Runtime
+	prefix = fmt.Sprintf("chrony-e2e-%d", os.Getpid())
+	// image is the image under test: $E2E_IMAGE (the release workflow sets it to the Alpine
+	// image it has just built), else the stand-in that setup builds (test/standin).
+	image = os.Getenv("E2E_IMAGE")
+	// standinBuilt: setup built image, and cleanup removes it.
+	standinBuilt bool
+	// capreport is the capability reporter's path inside containers, and capreportMount the
+	// flags that put it there: the stand-in has it built in; another image gets it bind-mounted.
+	capreport      = standin.CapreportPath
+	capreportMount []string
+	network        = prefix + "-net"
+	upstream       = prefix + "-upstream"
+	repo           string
+	work           string // scratch space for the run, removed by cleanup
+	rt             *dockerfile.Runtime
 )
 
 func TestMain(m *testing.M) {
@@ -46,12 +55,6 @@ func setup() (int, error) {
 	if out, err := docker(ctx, "version", "--format", "{{.Server.Version}}"); err != nil {
 		return 1, fmt.Errorf("dockerd is not reachable (start it: dockerd --storage-driver overlay2 &): %w: %s", err, out)
 	}
-	chronyRoot := filepath.Join(repo, ".cache", "chrony", "root")
-	if _, err := os.Stat(filepath.Join(chronyRoot, "usr", "sbin", "chronyd")); err != nil {
-		if out, err := exec.CommandContext(ctx, filepath.Join(repo, "scripts", "fetch-chrony.sh")).CombinedOutput(); err != nil {
-			return 1, fmt.Errorf("scripts/fetch-chrony.sh: %w: %s", err, out)
-		}
-	}
 	ins, err := dockerfile.ParseFile(filepath.Join(repo, "Dockerfile"))
 	if err != nil {
 		return 1, err
@@ -59,16 +62,30 @@ func setup() (int, error) {
 	if rt, err = dockerfile.RuntimeOf(ins); err != nil {
 		return 1, err
 	}
-	work, err := os.MkdirTemp("", "chrony-e2e")
+	work, err = os.MkdirTemp("", "chrony-e2e")
 	if err != nil {
 		return 1, err
 	}
-	defer os.RemoveAll(work)
 	start := time.Now()
-	if _, err := standin.Build(ctx, standin.Options{Repo: repo, ChronyRoot: chronyRoot, Tag: image, WorkDir: work}); err != nil {
-		return 1, err
+	if image == "" {
+		image, standinBuilt = prefix+":standin", true
+		if _, err := standin.Build(ctx, standin.Options{Repo: repo, Tag: image, WorkDir: work}); err != nil {
+			return 1, err
+		}
+		fmt.Fprintf(os.Stderr, "e2e: stand-in image %s (chrony %s) built in %s\n", image, standin.ChronyVersion, time.Since(start).Round(time.Millisecond))
+	} else {
+		dir := filepath.Join(work, "capreport")
+		build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", filepath.Join(dir, "capreport"), "./internal/testbin/capreport")
+		build.Dir, build.Env = repo, append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			return 1, fmt.Errorf("build the capability reporter: %w: %s", err, out)
+		}
+		if err := os.Chmod(work, 0o755); err != nil {
+			return 1, err
+		}
+		capreport, capreportMount = "/opt/e2e/capreport", []string{"-v", dir + ":/opt/e2e:ro"}
+		fmt.Fprintf(os.Stderr, "e2e: testing image %s (E2E_IMAGE)\n", image)
 	}
-	fmt.Fprintf(os.Stderr, "e2e: stand-in image %s built in %s\n", image, time.Since(start).Round(time.Millisecond))
 	if out, err := docker(ctx, "network", "create", "--internal", network); err != nil {
 		return 1, fmt.Errorf("create network: %w: %s", err, out)
 	}
@@ -95,7 +112,12 @@ func cleanup() {
 		_, _ = docker(ctx, append([]string{"volume", "rm", "-f"}, strings.Fields(string(out))...)...)
 	}
 	_, _ = docker(ctx, "network", "rm", network)
-	_, _ = docker(ctx, "image", "rm", "-f", image, image+"-rootfs")
+	if standinBuilt {
+		_, _ = docker(ctx, "image", "rm", "-f", image, image+"-rootfs")
+	}
+	if work != "" {
+		os.RemoveAll(work)
+	}
 }
 
 func docker(ctx context.Context, args ...string) ([]byte, error) {
