@@ -24,7 +24,7 @@ WORKERS=${WORKERS:-16}
 INFLIGHT=${INFLIGHT:-2}
 RATE=${RATE:-20000}
 REQUESTS=${REQUESTS:-5000000}
-chronyd=${CHRONYD:-$repo/.cache/chrony/root/usr/sbin/chronyd}
+chronyd=${CHRONYD:-$repo/.cache/chrony/${CHRONY_VERSION:-4.3}/usr/sbin/chronyd}
 bench_need chronyd "$chronyd"
 [ "$(id -u)" = 0 ] || { echo "run as root: the entrypoint drops to nobody as in the image" >&2; exit 1; }
 run_user=nobody

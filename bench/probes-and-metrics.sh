@@ -17,8 +17,8 @@ repo=$PWD
 . bench/lib.sh
 RUNS=${RUNS:-300}
 SCRAPES=${SCRAPES:-1000}
-chronyd=${CHRONYD:-$repo/.cache/chrony/root/usr/sbin/chronyd}
-chronyc=${CHRONYC:-$repo/.cache/chrony/root/usr/bin/chronyc}
+chronyd=${CHRONYD:-$repo/.cache/chrony/${CHRONY_VERSION:-4.3}/usr/sbin/chronyd}
+chronyc=${CHRONYC:-$repo/.cache/chrony/${CHRONY_VERSION:-4.3}/usr/bin/chronyc}
 bench_need chronyd "$chronyd"
 bench_need chronyc "$chronyc"
 bench_workdir bpm

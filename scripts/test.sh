@@ -5,7 +5,9 @@
 # Needs: Go, Debian's apt (for chronyd, fetched into .cache, never installed), a running dockerd,
 # docker-compose. .ci/run installs and starts those on a fresh machine, then calls this script.
 #
-# Environment: FUZZTIME (default 20s) per fuzz target; GOFLAGS passes through.
+# Environment: FUZZTIME (default 20s) per fuzz target; CHRONY_VERSIONS (default "4.3 4.6.1 4.9"):
+# the chrony releases the packages that start a real chronyd run against (the first one also
+# runs everything else); GOFLAGS passes through.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,8 +15,12 @@ fuzztime=${FUZZTIME:-20s}
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "Debian chronyd for the integration tests (apt-get download, never installed)"
-scripts/fetch-chrony.sh
+read -r -a versions <<<"${CHRONY_VERSIONS:-4.3 4.6.1 4.9}"
+
+step "Debian's chrony ${versions[*]} for the integration tests, 4.9 for the stand-in image (downloaded, never installed)"
+for v in "${versions[@]}" 4.9; do
+	scripts/fetch-chrony.sh "$v" >/dev/null
+done
 
 step "Debian prometheus and promtool for the monitoring tests (apt-get download, never installed)"
 scripts/fetch-prometheus.sh
@@ -37,8 +43,17 @@ if ! docker info >/dev/null 2>&1; then
 	exit 1
 fi
 
-step "go test (unit, integration with the real chronyd -x, container end-to-end)"
-go test -count=1 -timeout 30m ./...
+step "go test with chrony ${versions[0]} (unit, integration with the real chronyd -x, container end-to-end)"
+CHRONY_VERSION=${versions[0]} go test -count=1 -timeout 30m ./...
+
+# The packages that start a real chronyd (found by what their tests call), once per other
+# release. The container tests are not among them: the stand-in carries 4.9 (test/standin).
+mapfile -t chronyd_pkgs < <(grep -lE 'chronytest\.(Start|StartUpstream|Chronyd|Chronyc)\(|entrypointtest\.(Start|NewContainer)\(' \
+	--include='*_test.go' -r cmd pkg internal test bench | xargs -n1 dirname | sort -u | sed 's|^|./|')
+for v in "${versions[@]:1}"; do
+	step "go test with chrony $v: ${chronyd_pkgs[*]} ./internal/chronytest"
+	CHRONY_VERSION=$v go test -count=1 -timeout 20m "${chronyd_pkgs[@]}" ./internal/chronytest
+done
 
 step "fuzz (${fuzztime} per target)"
 go test -run '^$' -fuzz '^FuzzEnvironment$' -fuzztime "$fuzztime" ./pkg/chronyconf
