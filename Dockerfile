@@ -15,6 +15,8 @@ ARG ALPINE_VERSION=3.24
 FROM --platform=$BUILDPLATFORM golang:${GO_VERSION}-alpine AS build
 ARG TARGETOS
 ARG TARGETARCH
+# v7 for linux/arm/v7: GOARM=7 (hardware floating point, as Alpine's armv7 packages).
+ARG TARGETVARIANT
 ARG VERSION=dev
 ARG REVISION=unknown
 WORKDIR /src
@@ -24,7 +26,7 @@ COPY cmd/ cmd/
 COPY pkg/ pkg/
 COPY internal/ internal/
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath -tags urfave_cli_no_docs,urfave_cli_no_suggest \
+    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH GOARM=${TARGETVARIANT#v} go build -trimpath -tags urfave_cli_no_docs,urfave_cli_no_suggest \
       -ldflags "-s -w -X main.version=${VERSION} -X main.revision=${REVISION}" \
       -o /out/entrypoint ./cmd/entrypoint
 
