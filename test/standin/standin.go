@@ -243,7 +243,7 @@ func writeSkeleton(rootfs string) error {
 		// chrony first: uid 100's name is "chrony" as in the real image; ChronycUser second.
 		"etc/passwd": fmt.Sprintf("root:x:0:0:root:/root:/sbin/nologin\nchrony:x:%d:%d:chrony:/var/lib/chrony:/sbin/nologin\n%s:x:%d:%d:chrony:/var/lib/chrony:/sbin/nologin\nnobody:x:65534:65534:nobody:/:/sbin/nologin\n",
 			ChronyUID, ChronyGID, ChronycUser, ChronyUID, ChronyGID),
-		"etc/group":  fmt.Sprintf("root:x:0:root\nchrony:x:%d:chrony\nnogroup:x:65534:\n", ChronyGID),
+		"etc/group": fmt.Sprintf("root:x:0:root\nchrony:x:%d:chrony\nnogroup:x:65534:\n", ChronyGID),
 	}
 	for name, content := range files {
 		if err := os.MkdirAll(filepath.Join(rootfs, filepath.Dir(name)), 0o755); err != nil {
