@@ -83,7 +83,7 @@ func TestCrashAtStart(t *testing.T) {
 		// (an info line) and then "Fatal error : Could not initialise refclock PHC DEV".
 		{"refclock on a missing PHC device", "refclock PHC /dev/ptp-missing-for-test\n",
 			map[string]string{"4.3": "Could not open PHC", "4.9": "Could not initialise refclock PHC /dev/ptp-missing-for-test"}},
-		// Not here, because chronyd 4.3 logs them and keeps running: a missing NTS server key
+		// Not here, because chronyd (4.3, 4.6.1 and 4.9 alike) logs them and keeps running: a missing NTS server key
 		// (the entrypoint checks the pair before start: test/security) and an NTP port taken by
 		// another socket ("Could not open NTP socket", then client only: TestNTPPortInUse).
 	}
@@ -109,7 +109,7 @@ func TestCrashAtStart(t *testing.T) {
 	}
 }
 
-// TestNTPPortInUse: chronyd 4.3 only logs "Could not open NTP socket" when its port is taken and
+// TestNTPPortInUse: chronyd (4.3, 4.6.1 and 4.9 alike) only logs "Could not open NTP socket" when its port is taken and
 // runs on as a client, which would look healthy while serving nothing. The entrypoint refuses to
 // start instead, with one error line naming NTP_PORT, and never starts chronyd.
 func TestNTPPortInUse(t *testing.T) {

@@ -42,7 +42,7 @@ var readySource = regexp.MustCompile(`^ready: synchronised: stratum 2, source (1
 // serving (see below) while `probe ready` says why; upstreams returning on the same addresses
 // make it ready again with the same chronyd (no restart).
 //
-// chrony 4.3 serves `local stratum` only while it has never synchronised or once its root
+// chrony 4.3, 4.6.1 and 4.9 alike (this test runs against each) serve `local stratum` only while it has never synchronised or once its root
 // distance exceeds `local distance` (default 1 s): after losing its sources it keeps serving
 // its last stratum with a root dispersion that grows by a few ppm of the time since the last
 // update (too little to see in a test: 1/65536 s resolution), so clients can judge it. The
