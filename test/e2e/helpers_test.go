@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -232,4 +233,13 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// hardNofile is this process's hard limit on open files (1024 when it cannot be read).
+func hardNofile() uint64 {
+	var r syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
+		return 1024
+	}
+	return r.Max
 }

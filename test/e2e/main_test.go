@@ -103,6 +103,7 @@ func setup() (int, error) {
 
 // cleanup removes everything named with this run's prefix.
 func cleanup() {
+	cleanupPodman()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if out, _ := docker(ctx, "ps", "-aq", "--filter", "name="+prefix); len(bytes.TrimSpace(out)) > 0 {
