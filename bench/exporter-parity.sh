@@ -10,7 +10,7 @@
 #   git clone https://github.com/SuperQ/chrony_exporter /tmp/ce && (cd /tmp/ce && go build -o chrony_exporter .)
 #   CHRONY_EXPORTER=/tmp/ce/chrony_exporter bench/exporter-parity.sh
 # It runs with the collectors the README promises parity with: tracking, sources with ntpdata,
-# sourcestats, serverstats, no DNS lookups.
+# sourcestats, serverstats, clients (when the binary has it), no DNS lookups.
 # Env: CHRONY_VERSIONS (default "4.3 4.6.1 4.9", each fetched by scripts/fetch-chrony.sh).
 # Run as root: the entrypoint and chrony_exporter run as nobody, as in the image.
 set -euo pipefail
@@ -44,6 +44,10 @@ series() {
 		sed -E '/^#/!s/ [^ ]+$//' | sort
 }
 
+# chrony_exporter 0.14 has a clients collector; older ones do not (then ours is listed as ours only).
+clients=()
+"$work/chrony_exporter" --help 2>&1 | grep -q -- '--\[no-\]collector.clients' && clients=(--collector.clients)
+
 failed=0
 for v in "${versions[@]}"; do
 	chronyd=$(scripts/fetch-chrony.sh "$v" 2>/dev/null)
@@ -74,7 +78,7 @@ for v in "${versions[@]}"; do
 	done
 	"${as[@]}" "$work/chrony_exporter" --chrony.address="unix://$dir/run/chronyd/chronyd.sock" \
 		--collector.tracking --collector.sources --collector.sources.with-ntpdata \
-		--collector.sourcestats --collector.serverstats --no-collector.dns-lookups \
+		--collector.sourcestats --collector.serverstats --no-collector.dns-lookups "${clients[@]}" \
 		--web.listen-address="127.0.0.1:$ceport" 2>"$dir/ce.log" &
 	cepid=$!
 	pids+=("$cepid")
@@ -92,7 +96,7 @@ for v in "${versions[@]}"; do
 	fams() { grep '^# TYPE ' "$1" | cut -d' ' -f3 | sort -u; }
 	# Families only we export: our own additions (the supervisor's facts), listed.
 	ownfams=$(comm -23 <(fams "$dir/ours") <(fams "$dir/theirs") | tr '\n' ' ')
-	ownre=$(comm -23 <(fams "$dir/ours") <(fams "$dir/theirs") | sed 's/.*/^(# (HELP|TYPE) )?&([ {]|$)/' | paste -sd'|')
+	ownre=$(comm -23 <(fams "$dir/ours") <(fams "$dir/theirs") | sed 's/.*/^(# (HELP|TYPE) )?&(_bucket|_count|_sum)?([ {]|$)/' | paste -sd'|')
 	ours=$dir/ours
 	if [ -n "$ownre" ]; then
 		grep -Ev "$ownre" "$dir/ours" >"$dir/ours.shared" || true
