@@ -18,7 +18,7 @@ import (
 func build(t *testing.T, goarch, goarm string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "entrypoint-"+goarch)
-	cmd := exec.Command("go", "build", "-trimpath", "-tags", "urfave_cli_no_docs", "-ldflags", "-s -w", "-o", out, "./cmd/entrypoint")
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", "urfave_cli_no_docs,urfave_cli_no_suggest", "-ldflags", "-s -w", "-o", out, "./cmd/entrypoint")
 	cmd.Dir = chronytest.RepoRoot(t)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch, "GOARM="+goarm)
 	if o, err := cmd.CombinedOutput(); err != nil {
