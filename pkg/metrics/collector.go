@@ -100,6 +100,7 @@ type flight struct {
 	done    chan struct{} // closed when metrics is set
 	metrics []prometheus.Metric
 	ended   time.Time
+	up      bool // chronyd answered every request: only such a round answers later scrapes
 }
 
 // New returns a Collector.
@@ -240,7 +241,9 @@ func (c *Collector) shared() []prometheus.Metric {
 			return c.unanswered()
 		}
 	}
-	if l := c.last; l != nil && c.minInterval > 0 && time.Since(l.ended) < c.minInterval {
+	// A failed round is never reused: the scrape after chronyd comes back (a restart, say)
+	// asks it, rather than reporting the outage for another MinInterval.
+	if l := c.last; l != nil && l.up && c.minInterval > 0 && time.Since(l.ended) < c.minInterval {
 		c.mu.Unlock()
 		return l.metrics
 	}
@@ -248,7 +251,7 @@ func (c *Collector) shared() []prometheus.Metric {
 	c.flight = f
 	c.mu.Unlock()
 
-	f.metrics = c.collectRound()
+	f.metrics, f.up = c.collectRound()
 	f.ended = time.Now()
 	c.mu.Lock()
 	c.flight, c.last = nil, f
@@ -266,8 +269,9 @@ func (c *Collector) unanswered() []prometheus.Metric {
 	return ms
 }
 
-// collectRound runs one round of requests and returns the metrics it made.
-func (c *Collector) collectRound() []prometheus.Metric {
+// collectRound runs one round of requests and returns the metrics it made, and whether
+// chronyd answered them all.
+func (c *Collector) collectRound() ([]prometheus.Metric, bool) {
 	ch := make(chan prometheus.Metric, 64)
 	out := make(chan []prometheus.Metric, 1)
 	go func() {
@@ -277,16 +281,16 @@ func (c *Collector) collectRound() []prometheus.Metric {
 		}
 		out <- ms
 	}()
-	c.runRound(ch)
+	up := c.runRound(ch)
 	close(ch)
-	return <-out
+	return <-out, up
 }
 
 // runRound is one round on the kept connection. chrony_up is 0 when chronyd cannot be reached
 // or any request fails; the connection is then dropped and the next round dials afresh. A
 // kept connection that fails before chronyd answered anything (chronyd restarted and its
 // socket is a new one) is redialled at once, so a restart does not cost a scrape.
-func (c *Collector) runRound(ch chan<- prometheus.Metric) {
+func (c *Collector) runRound(ch chan<- prometheus.Metric) (answered bool) {
 	up := 0.0
 	readyDone := false
 	defer func() {
@@ -325,13 +329,14 @@ func (c *Collector) runRound(ch chan<- prometheus.Metric) {
 	if failures == nil {
 		up = 1
 		c.warns.recovered("chrony scrape: chronyd answers again")
-		return
+		return true
 	}
 	for _, f := range failures.errs {
 		c.warns.warnKeyed("collector failed: "+f.name, "chrony scrape: collector failed", zap.String("collector", f.name), zap.Error(f.err))
 	}
 	_ = c.conn.Close()
 	c.conn = nil
+	return false
 }
 
 // redial replaces the kept connection; false (and a warning) when chronyd cannot be reached.

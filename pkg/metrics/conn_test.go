@@ -228,6 +228,22 @@ func TestCollectorMinInterval(t *testing.T) {
 	}
 }
 
+// TestCollectorMinIntervalNotAfterFailure: a failed round answers no later scrape, so the
+// scrape after chronyd comes back (a restart) reports it up at once.
+func TestCollectorMinIntervalNotAfterFailure(t *testing.T) {
+	d := &stubDialer{fake: fake43(), refuse: true}
+	c := New(Options{Dial: d.dial, MinInterval: time.Hour})
+	if up := upValue(t, c); up != 0 {
+		t.Fatalf("chrony_up = %v with chronyd down", up)
+	}
+	d.mu.Lock()
+	d.refuse = false
+	d.mu.Unlock()
+	if up := upValue(t, c); up != 1 {
+		t.Errorf("chrony_up = %v in the first scrape after chronyd came back, want 1 (a failed round was reused)", up)
+	}
+}
+
 // TestCollectorWarningsBounded: a chronyd that stays down for 200 scrapes costs a bounded
 // number of log lines (one per message per WarnEvery), and the repeats are counted.
 func TestCollectorWarningsBounded(t *testing.T) {
