@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/chris-short/chrony/internal/procstatus"
 )
 
 // Serving is what chronyd is meant to serve, as the entrypoint decided it from chronyd's
@@ -60,12 +62,12 @@ func (s Serving) Check(pid int) Result {
 	if s.NTPPort == 0 && s.NTSKEPort == 0 {
 		return Result{OK: true, Reason: "serves no port"}
 	}
-	inodes, err := socketInodes(pid)
+	mine, err := ownedBy(pid)
 	if err != nil {
 		return Result{Code: CodeNoAnswer, Reason: "reading chronyd's sockets: " + oneLine(err), Err: err}
 	}
 	if s.NTPPort != 0 {
-		ok, err := holds(pid, inodes, []string{"udp", "udp6"}, s.NTPPort, "")
+		ok, err := holds(pid, mine, []string{"udp", "udp6"}, s.NTPPort, "")
 		if err != nil {
 			return Result{Code: CodeNoAnswer, Reason: "reading chronyd's sockets: " + oneLine(err), Err: err}
 		}
@@ -77,7 +79,7 @@ func (s Serving) Check(pid int) Result {
 		}
 	}
 	if s.NTSKEPort != 0 {
-		ok, err := holds(pid, inodes, []string{"tcp", "tcp6"}, s.NTSKEPort, tcpListen)
+		ok, err := holds(pid, mine, []string{"tcp", "tcp6"}, s.NTSKEPort, tcpListen)
 		if err != nil {
 			return Result{Code: CodeNoAnswer, Reason: "reading chronyd's sockets: " + oneLine(err), Err: err}
 		}
@@ -90,16 +92,48 @@ func (s Serving) Check(pid int) Result {
 	return Result{OK: true, Reason: fmt.Sprintf("serving NTP port %d, NTS-KE port %d", s.NTPPort, s.NTSKEPort)}
 }
 
-// socketInodes are the inodes of the sockets pid holds ("socket:[123]" links in its fd dir).
-func socketInodes(pid int) (map[string]bool, error) {
-	dir := filepath.Join("/proc", strconv.Itoa(pid), "fd")
-	ents, err := os.ReadDir(dir)
+// ownedBy says which rows of /proc/<pid>/net/* are pid's own sockets. It matches their
+// inodes against the "socket:[N]" links in /proc/<pid>/fd when it may read those links. The
+// kernel lets a process read another's fd links only if it holds every capability the other
+// holds (cap_ptrace_access_check), and chronyd holds CAP_SYS_TIME or CAP_NET_BIND_SERVICE when
+// it controls the clock or binds a low port, while the probes and PID 1 hold none: then it
+// matches the sockets' owner uid (the uid column) against chronyd's own uid instead.
+func ownedBy(pid int) (func(fields []string) bool, error) {
+	inodes, denied, err := socketInodes(pid)
 	if err != nil {
 		return nil, err
 	}
-	inodes := map[string]bool{}
+	if !denied {
+		return func(fields []string) bool { return inodes[fields[9]] }, nil
+	}
+	st, err := procstatus.Read(pid)
+	if err != nil {
+		return nil, err
+	}
+	uid := st.First("Uid")
+	if uid == "" {
+		return nil, fmt.Errorf("no Uid in /proc/%d/status", pid)
+	}
+	return func(fields []string) bool { return fields[7] == uid }, nil
+}
+
+// socketInodes are the inodes of the sockets pid holds ("socket:[123]" links in its fd dir);
+// denied is true when the links may not be read (see ownedBy).
+func socketInodes(pid int) (inodes map[string]bool, denied bool, err error) {
+	dir := filepath.Join("/proc", strconv.Itoa(pid), "fd")
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrPermission) {
+		return nil, true, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	inodes = map[string]bool{}
 	for _, e := range ents {
 		l, err := os.Readlink(filepath.Join(dir, e.Name()))
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, true, nil
+		}
 		if err != nil {
 			continue // closed meanwhile
 		}
@@ -107,12 +141,12 @@ func socketInodes(pid int) (map[string]bool, error) {
 			inodes[strings.TrimSuffix(in, "]")] = true
 		}
 	}
-	return inodes, nil
+	return inodes, false, nil
 }
 
-// holds reports whether one of inodes is a socket of the given tables bound to local port
+// holds reports whether one of pid's sockets (mine) in the given tables is bound to local port
 // (and in state, when not empty).
-func holds(pid int, inodes map[string]bool, tables []string, port int, state string) (bool, error) {
+func holds(pid int, mine func(fields []string) bool, tables []string, port int, state string) (bool, error) {
 	hexPort := fmt.Sprintf(":%04X", port)
 	for _, t := range tables {
 		path := filepath.Join("/proc", strconv.Itoa(pid), "net", t)
@@ -131,7 +165,7 @@ func holds(pid int, inodes map[string]bool, tables []string, port int, state str
 			if len(fields) < 10 || !strings.HasSuffix(fields[1], hexPort) {
 				continue
 			}
-			if (state == "" || fields[3] == state) && inodes[fields[9]] {
+			if (state == "" || fields[3] == state) && mine(fields) {
 				f.Close()
 				return true, nil
 			}
