@@ -16,7 +16,7 @@ func configCommand(c *cli.Context, environ []string) error {
 	if err != nil {
 		return err
 	}
-	conf, err := launch.EffectiveConfig(s)
+	conf, err := launch.Preview(c.Context, s)
 	if err != nil {
 		return cli.Exit(err.Error(), exitFailure)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"runtime"
-	"sync"
 	"syscall"
 	"time"
 
@@ -53,18 +52,32 @@ func runCommand(c *cli.Context, environ []string) error {
 	ctx, cancel := context.WithCancel(c.Context)
 	defer cancel()
 	web := &webServer{s: s, log: log, nts: &ntswatch.Status{}}
-	// Bound before launch.Run, while still root in a root start (a low port then works): a
+	// Bound before anything else, while still root in a root start (a low port then works): a
 	// bad HTTP_ADDR is one error and chronyd never starts.
 	if err := web.listen(); err != nil {
 		log.Error("chronyd not started", zap.Error(err))
 		return cli.Exit("", exitFailure)
 	}
 	watch := &syncWatch{}
-	code, err := launch.Run(ctx, s, log, launch.Hooks{
-		OnPlan:    web.setPlan,
-		NTS:       web.nts,
-		OnStarted: func(int, string) error { watch.start(ctx, s, log); return web.start(ctx) },
-	})
+	code, err := func() (int, error) {
+		facts, err := launch.Gather(ctx, s, log)
+		if err != nil {
+			return 1, err
+		}
+		plan, err := launch.Decide(s, facts)
+		if err != nil {
+			return 1, err
+		}
+		web.plan = plan.Privileges
+		return launch.Execute(ctx, plan, log, launch.Options{
+			Env: environ,
+			NTS: web.nts,
+			Started: func(int) error {
+				watch.start(ctx, s, log)
+				return web.start(ctx, time.Now())
+			},
+		})
+	}()
 	cancel()
 	web.wait()
 	web.closeUnused()
@@ -89,9 +102,8 @@ type webServer struct {
 
 	ln      net.Listener // bound by listen before chronyd starts; nil when HTTP_ADDR=off
 	nts     *ntswatch.Status
-	mu      sync.Mutex
-	plan    preflight.Plan
-	started time.Time
+	plan    preflight.Plan // set before chronyd starts
+	started time.Time      // set by start, before it serves
 	done    chan struct{}
 }
 
@@ -121,17 +133,9 @@ func (w *webServer) closeUnused() {
 	}
 }
 
-func (w *webServer) setPlan(p preflight.Plan) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.plan = p
-}
-
-// start serves on the listener bound by listen until ctx ends.
-func (w *webServer) start(ctx context.Context) error {
-	w.mu.Lock()
-	w.started = time.Now()
-	w.mu.Unlock()
+// start serves on the listener bound by listen until ctx ends; chronyd started at started.
+func (w *webServer) start(ctx context.Context, started time.Time) error {
+	w.started = started
 	if w.ln == nil {
 		return nil
 	}
@@ -180,8 +184,6 @@ func (w *webServer) wait() {
 }
 
 func (w *webServer) facts() metrics.SupervisorFacts {
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	return metrics.SupervisorFacts{
 		ClockControl:       w.plan.ClockControl,
 		ClockControlReason: w.plan.ClockCode,
@@ -202,7 +204,7 @@ func proberFor(s *config.Settings) health.Prober {
 	return health.Prober{
 		Socket:    s.SocketPath(),
 		ClientDir: s.RunDir,
-		// Ready also checks that chronyd holds the ports it must serve, as launch.Run wrote
+		// Ready also checks that chronyd holds the ports it must serve, as launch.Execute wrote
 		// them at start-up.
 		ServingFile: launch.ServingFile(s),
 		PIDFile:     s.PIDFile(),

@@ -35,16 +35,31 @@ func helperMain() int {
 		fmt.Fprintln(os.Stderr, "launch error:", err)
 		return 2
 	}
-	code, err := Run(context.Background(), s, log, Hooks{
-		ShutdownTimeout: 5 * time.Second,
-		OnStarted: func(pid int, socket string) error {
-			return os.WriteFile(os.Getenv("LAUNCH_STARTED"), fmt.Appendf(nil, "%d %s\n", pid, socket), 0o644)
-		},
-	})
+	code, err := start(s, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "launch error:", err)
 	}
 	return code
+}
+
+// start is cmd's sequence: gather, decide, execute.
+func start(s *config.Settings, log *zap.Logger) (int, error) {
+	ctx := context.Background()
+	facts, err := Gather(ctx, s, log)
+	if err != nil {
+		return 1, err
+	}
+	plan, err := Decide(s, facts)
+	if err != nil {
+		return 1, err
+	}
+	return Execute(ctx, plan, log, Options{
+		Env:             os.Environ(),
+		ShutdownTimeout: 5 * time.Second,
+		Started: func(pid int) error {
+			return os.WriteFile(os.Getenv("LAUNCH_STARTED"), fmt.Appendf(nil, "%d %s\n", pid, plan.Settings.SocketPath()), 0o644)
+		},
+	})
 }
 
 // env is a test's directories and environment for the helper.
