@@ -147,7 +147,7 @@ func (w *webServer) start(ctx context.Context, started time.Time) error {
 		Extended:    true,
 		Ready:       prober.ReadyOn,
 		SourceNames: true,
-		Clients:     (w.s.AllowAll || len(w.s.Allow) > 0) && !w.s.NoClientLog,
+		Clients:     w.s.ServesNTP() && !w.s.NoClientLog,
 	})
 	sup := metrics.NewSupervisorCollector(w.facts, metrics.BuildInfo{
 		Version: version, Revision: revision, GoVersion: runtime.Version(),

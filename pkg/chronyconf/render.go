@@ -83,7 +83,7 @@ func Render(s *config.Settings, clockControl bool) []byte {
 		line(&b, "local stratum", strconv.Itoa(s.LocalStratum))
 	}
 
-	serving := s.AllowAll || len(s.Allow) > 0
+	serving := s.ServesNTP()
 	if serving {
 		if s.AllowAll {
 			// A bare allow admits IPv4 and IPv6; "allow all" is the override form.
@@ -107,7 +107,7 @@ func Render(s *config.Settings, clockControl bool) []byte {
 		line(&b, "noclientlog")
 	}
 
-	ntsServer := s.NTSServerCert != "" && s.NTSServerKey != ""
+	ntsServer := s.ServesNTS()
 	if nts || ntsServer {
 		line(&b, "ntsdumpdir", s.StateDir)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -144,17 +145,6 @@ func (l *loader) get(name string) (value string, set, ok bool) {
 	return v, true, true
 }
 
-func defaultText(name string) string {
-	if d := defaultOf(name); d != "" {
-		return d
-	}
-	switch name {
-	case "NTP_SERVERS":
-		return "none; NTP_POOLS=pool.ntp.org iburst when both are unset"
-	}
-	return "none"
-}
-
 // screen rejects what could end a chrony.conf line, start a comment, or hide a look-alike.
 func screen(v string) error {
 	if len(v) > maxValueLen {
@@ -266,7 +256,7 @@ func (l *loader) settings() *Settings {
 			l.fail("NTP_PORT", v, fmt.Errorf("%w; want a UDP port 1..65535", err))
 		} else {
 			s.NTPPort = n
-			if set && !s.AllowAll && len(s.Allow) == 0 && l.valid("ALLOW") {
+			if set && !s.ServesNTP() && l.valid("ALLOW") {
 				l.fail("NTP_PORT", v, errors.New("has no effect with ALLOW=none (client only, no NTP port): unset one of them"))
 			}
 		}
@@ -342,7 +332,8 @@ func (l *loader) settings() *Settings {
 		v, _ := l.env.lookup(name)
 		l.fail(name, v, fmt.Errorf("set without %s: serving NTS needs both, or unset it", other))
 	}
-	if certSet && keySet && !s.AllowAll && len(s.Allow) == 0 && l.valid("ALLOW") {
+	ntsAsked := certSet && keySet // both set, valid or not
+	if ntsAsked && !s.ServesNTP() && l.valid("ALLOW") {
 		v, _ := l.env.lookup("NTS_SERVER_CERT")
 		l.fail("NTS_SERVER_CERT", v, errors.New("serving NTS needs clients: ALLOW=none allows none"))
 	}
@@ -352,13 +343,13 @@ func (l *loader) settings() *Settings {
 			l.fail("NTS_PORT", v, errors.New("this is a Kubernetes service link (a Service named nts exists in the namespace), not a port: set enableServiceLinks: false in the pod spec, or set NTS_PORT explicitly"))
 		case err != nil:
 			l.fail("NTS_PORT", v, fmt.Errorf("%w; want a TCP port 1024..65535 (a lower one would need CAP_NET_BIND_SERVICE)", err))
-		case set && !(certSet && keySet):
+		case set && !ntsAsked:
 			l.fail("NTS_PORT", v, errors.New("has no effect without NTS_SERVER_CERT and NTS_SERVER_KEY: set them to serve NTS, or unset NTS_PORT"))
 		default:
 			s.NTSPort = n
 		}
 	}
-	l.ntsFleet(s, certSet && keySet)
+	l.ntsFleet(s, ntsAsked)
 
 	if v, _, ok := l.get("IP_FAMILY"); ok {
 		switch f := IPFamily(strings.ToLower(v)); f {
@@ -377,7 +368,7 @@ func (l *loader) settings() *Settings {
 	l.refclock(s)
 
 	for _, v := range Variables {
-		if renderVarNames[v.Name] && contains(l.set, v.Name) {
+		if v.Renders && slices.Contains(l.set, v.Name) {
 			s.RenderVars = append(s.RenderVars, v.Name)
 		}
 	}
@@ -400,15 +391,6 @@ func (l *loader) valid(name string) bool {
 		}
 	}
 	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (l *loader) boolean(name string) bool {

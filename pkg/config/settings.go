@@ -128,6 +128,12 @@ type Settings struct {
 	RenderVars []string
 }
 
+// ServesNTP says whether chronyd serves NTP to clients: ALLOW is not none.
+func (s *Settings) ServesNTP() bool { return s.AllowAll || len(s.Allow) > 0 }
+
+// ServesNTS says whether chronyd runs an NTS-KE server: NTS_SERVER_CERT and NTS_SERVER_KEY.
+func (s *Settings) ServesNTS() bool { return s.NTSServerCert != "" && s.NTSServerKey != "" }
+
 // The layout under RunDir. chronyd refuses a socket directory that its own user and group do
 // not own, or that grants "other" any permission, and a tmpfs or emptyDir mounted on RunDir is
 // root-owned: so chronyd gets a private subdirectory that the entrypoint creates with the right

@@ -93,7 +93,7 @@ func Execute(ctx context.Context, plan Plan, log *zap.Logger, o Options) (int, e
 	}
 	// After Become, so the files are read as chronyd will read them: as its user. chronyd
 	// itself would only log the failure and serve without NTS.
-	if s.NTSServerCert != "" {
+	if s.ServesNTS() {
 		if err := chronyconf.CheckNTSKeyPair(s.NTSServerCert, s.NTSServerKey); err != nil {
 			return 1, err
 		}
@@ -170,15 +170,6 @@ func Execute(ctx context.Context, plan Plan, log *zap.Logger, o Options) (int, e
 func warnRefclockDropped(log *zap.Logger, lines []string, why error) {
 	log.Warn("REFCLOCK=auto: the PTP clock found is unusable: NTP sources only (REFCLOCK=none silences this)",
 		zap.Strings("refclock", lines), zap.Error(why))
-}
-
-// refclockLines are rs as refclock lines, for a warning.
-func refclockLines(rs []config.Refclock) []string {
-	var lines []string
-	for _, r := range rs {
-		lines = append(lines, r.Line())
-	}
-	return lines
 }
 
 // socketFailures are chronyd 4.3's messages for a server port it could not open; it then

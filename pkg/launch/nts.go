@@ -47,7 +47,7 @@ func newNTSFlow(s *config.Settings, plan preflight.Plan, log *zap.Logger, status
 		status = &ntswatch.Status{}
 	}
 	f := &ntsFlow{s: s, plan: plan, log: log, status: status}
-	if s.NTSServerCert != "" && s.NTSWatchInterval > 0 {
+	if s.ServesNTS() && s.NTSWatchInterval > 0 {
 		f.restart = make(chan struct{}, 1)
 	}
 	return f
@@ -98,7 +98,7 @@ func (f *ntsFlow) start(ctx context.Context) {
 			Cert: f.s.NTSServerCert, Key: f.s.NTSServerKey, Interval: f.s.NTSWatchInterval,
 			Restart: f.requestRestart, Status: f.status, Logger: f.log.Named("nts"),
 		})
-	} else if f.s.NTSServerCert != "" {
+	} else if f.s.ServesNTS() {
 		if p, err := ntswatch.LoadPair(f.s.NTSServerCert, f.s.NTSServerKey); err == nil {
 			f.status.SetCertNotAfter(p.NotAfter)
 			f.log.Info("NTS certificate served; NTS_WATCH_INTERVAL=off: a renewal is loaded at the next restart",

@@ -123,6 +123,15 @@ func withoutRefclocks(s *config.Settings) *config.Settings {
 	return &c
 }
 
+// refclockLines are rs as refclock lines, for a warning.
+func refclockLines(rs []config.Refclock) []string {
+	var lines []string
+	for _, r := range rs {
+		lines = append(lines, r.Line())
+	}
+	return lines
+}
+
 // ServingFile is where Execute writes what chronyd must serve (health.Serving), for the probes.
 func ServingFile(s *config.Settings) string { return filepath.Join(s.ChronydDir(), "serving.json") }
 
