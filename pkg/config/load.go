@@ -93,6 +93,7 @@ type loader struct {
 	errs    []error
 	set     []string // our variables that were set, in Variables order
 	notices []string
+	sysclk  ClockControl // what a valid ENABLE_SYSCLK means; "" when unset or invalid
 }
 
 func (l *loader) fail(name, value string, err error) {
@@ -240,25 +241,20 @@ func (l *loader) settings() *Settings {
 			if b {
 				want = ClockOn
 			}
-			switch {
-			case clockSet && clockOK && s.ClockControl != want:
-				l.fail("ENABLE_SYSCLK", v, fmt.Errorf("means CLOCK_CONTROL=%s, but CLOCK_CONTROL=%s is set too: unset ENABLE_SYSCLK", want, clockV))
-			case clockOK:
+			if clockOK && !clockSet {
 				s.ClockControl = want
 			}
+			l.sysclk = want
 		}
 	}
 
-	if v, set, ok := l.get("NTP_PORT"); ok {
+	if v, _, ok := l.get("NTP_PORT"); ok {
 		if kubeServiceLink.MatchString(v) {
 			l.fail("NTP_PORT", v, errors.New("this is a Kubernetes service link (a Service named ntp exists in the namespace), not a port: set enableServiceLinks: false in the pod spec, or set NTP_PORT explicitly"))
 		} else if n, err := intIn(v, 1, 65535); err != nil {
 			l.fail("NTP_PORT", v, fmt.Errorf("%w; want a UDP port 1..65535", err))
 		} else {
 			s.NTPPort = n
-			if set && !s.ServesNTP() && l.valid("ALLOW") {
-				l.fail("NTP_PORT", v, errors.New("has no effect with ALLOW=none (client only, no NTP port): unset one of them"))
-			}
 		}
 	}
 
@@ -322,34 +318,17 @@ func (l *loader) settings() *Settings {
 
 	s.NTSServerCert = l.path("NTS_SERVER_CERT")
 	s.NTSServerKey = l.path("NTS_SERVER_KEY")
-	_, certSet := l.env.lookup("NTS_SERVER_CERT")
-	_, keySet := l.env.lookup("NTS_SERVER_KEY")
-	if certSet != keySet {
-		name, other := "NTS_SERVER_CERT", "NTS_SERVER_KEY"
-		if keySet {
-			name, other = other, name
-		}
-		v, _ := l.env.lookup(name)
-		l.fail(name, v, fmt.Errorf("set without %s: serving NTS needs both, or unset it", other))
-	}
-	ntsAsked := certSet && keySet // both set, valid or not
-	if ntsAsked && !s.ServesNTP() && l.valid("ALLOW") {
-		v, _ := l.env.lookup("NTS_SERVER_CERT")
-		l.fail("NTS_SERVER_CERT", v, errors.New("serving NTS needs clients: ALLOW=none allows none"))
-	}
-	if v, set, ok := l.get("NTS_PORT"); ok {
+	if v, _, ok := l.get("NTS_PORT"); ok {
 		switch n, err := intIn(v, 1024, 65535); {
 		case kubeServiceLink.MatchString(v):
 			l.fail("NTS_PORT", v, errors.New("this is a Kubernetes service link (a Service named nts exists in the namespace), not a port: set enableServiceLinks: false in the pod spec, or set NTS_PORT explicitly"))
 		case err != nil:
 			l.fail("NTS_PORT", v, fmt.Errorf("%w; want a TCP port 1024..65535 (a lower one would need CAP_NET_BIND_SERVICE)", err))
-		case set && !ntsAsked:
-			l.fail("NTS_PORT", v, errors.New("has no effect without NTS_SERVER_CERT and NTS_SERVER_KEY: set them to serve NTS, or unset NTS_PORT"))
 		default:
 			s.NTSPort = n
 		}
 	}
-	l.ntsFleet(s, ntsAsked)
+	l.ntsFleet(s)
 
 	if v, _, ok := l.get("IP_FAMILY"); ok {
 		switch f := IPFamily(strings.ToLower(v)); f {
@@ -359,13 +338,13 @@ func (l *loader) settings() *Settings {
 			l.fail("IP_FAMILY", v, errors.New("want auto, 4, 6 or dual"))
 		}
 	}
-	l.checkFamily(s)
 
 	if v, set, ok := l.get("NTP_DIRECTIVES"); set && ok {
 		s.Directives = l.parseDirectives(v, s.NoClientLog)
 	}
 
 	l.refclock(s)
+	l.validate(s)
 
 	for _, v := range Variables {
 		if v.Renders && slices.Contains(l.set, v.Name) {
@@ -425,7 +404,7 @@ func addIburst(srcs []Source) {
 	}
 }
 
-// checkFamily rejects an IP literal among the sources that chronyd cannot reach with the
+// checkFamily (a rule) rejects an IP literal among the sources that chronyd cannot reach with the
 // IP_FAMILY chosen (chronyd -4 or -6 drops such a source without a word).
 func (l *loader) checkFamily(s *Settings) {
 	if s.IPFamily != Family4 && s.IPFamily != Family6 {

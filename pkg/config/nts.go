@@ -12,27 +12,20 @@ const (
 	maxNTSWatchInterval = time.Hour
 )
 
-// ntsFleet reads NTS_WATCH_INTERVAL and NTS_KEYS_FROM; serving says whether NTS_SERVER_CERT
-// and NTS_SERVER_KEY are both set.
-func (l *loader) ntsFleet(s *Settings, serving bool) {
-	if v, set, ok := l.get("NTS_WATCH_INTERVAL"); ok && v != "off" {
+// ntsFleet reads NTS_WATCH_INTERVAL and NTS_KEYS_FROM, which only an NTS server uses: the
+// interval stays zero without one (ntsFleetNeedsServer reports them set without one).
+func (l *loader) ntsFleet(s *Settings) {
+	serving := l.ntsAsked()
+	if v, _, ok := l.get("NTS_WATCH_INTERVAL"); ok && v != "off" {
 		d, err := time.ParseDuration(v)
 		switch {
 		case err != nil:
 			l.fail("NTS_WATCH_INTERVAL", v, errors.New("not a Go duration such as 10s or 1m, nor off"))
 		case d < minNTSWatchInterval || d > maxNTSWatchInterval:
 			l.fail("NTS_WATCH_INTERVAL", v, errors.New("want 1s..1h, or off"))
-		case set && !serving:
-			l.fail("NTS_WATCH_INTERVAL", v, errors.New("has no effect without NTS_SERVER_CERT and NTS_SERVER_KEY: set them to serve NTS, or unset NTS_WATCH_INTERVAL"))
 		case serving:
 			s.NTSWatchInterval = d
 		}
 	}
-	if v := l.path("NTS_KEYS_FROM"); v != "" {
-		if !serving {
-			l.fail("NTS_KEYS_FROM", v, errors.New("has no effect without NTS_SERVER_CERT and NTS_SERVER_KEY: set them to serve NTS, or unset NTS_KEYS_FROM"))
-			return
-		}
-		s.NTSKeysFrom = v
-	}
+	s.NTSKeysFrom = l.path("NTS_KEYS_FROM")
 }

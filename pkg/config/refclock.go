@@ -285,28 +285,7 @@ func (l *loader) refclock(s *Settings) {
 			}
 		}
 	}
-	if s.TimeSource == TimeSourceAzure && s.RefclockMode == RefclockNone {
-		v, _ := l.env.lookup("REFCLOCK")
-		l.fail("REFCLOCK", v, errors.New("TIME_SOURCE=azure is the host's clock through /dev/ptp_hyperv: set REFCLOCK=auto (the default) or REFCLOCK=/dev/ptp_hyperv"))
-	}
 	s.AllowLeapSmearMix = l.boolean("ALLOW_LEAP_SMEAR_MIX")
 	s.PTPSysfsDir = l.path("PTP_SYSFS_DIR")
 	s.PTPDevDir = l.path("PTP_DEV_DIR")
-	if !l.valid("NTP_SERVERS") || !l.valid("NTP_POOLS") || !l.valid("TIME_SOURCE") || !l.valid("REFCLOCK") {
-		return
-	}
-	if err := s.SmearConflict(); err != nil {
-		name := "NTP_SERVERS"
-		switch _, sSet := l.env.lookup("NTP_SERVERS"); {
-		case s.TimeSource != TimeSourceNone:
-			name = "TIME_SOURCE"
-		case !sSet:
-			name = "NTP_POOLS"
-		}
-		v, set := l.env.lookup(name)
-		if !set {
-			v = defaultOf(name)
-		}
-		l.fail(name, v, err)
-	}
 }
