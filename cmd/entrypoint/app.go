@@ -15,6 +15,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/chris-short/chrony/pkg/config"
 )
@@ -208,10 +209,7 @@ func loadRunSettings(environ []string, stderr io.Writer) (*config.Settings, erro
 	if format != "json" {
 		return nil, cli.Exit(fmt.Sprintf("invalid environment:\n%v", err), exitFailure)
 	}
-	log, lerr := newLogger("info", format, stderr)
-	if lerr != nil {
-		return nil, cli.Exit(fmt.Sprintf("invalid environment:\n%v", err), exitFailure)
-	}
+	log := newLogger(zapcore.InfoLevel, false, stderr)
 	errs := []error{err}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		errs = j.Unwrap()

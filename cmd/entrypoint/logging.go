@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"sync"
 	"time"
@@ -24,16 +23,10 @@ const (
 
 // newLogger builds the logger every package gets passed: JSON by default (one object per line,
 // what log collectors parse), or console for people at a terminal. Entries go to w through a
-// bounded queue, never directly (see asyncWriter).
-func newLogger(level, format string, w io.Writer) (*zap.Logger, error) {
-	lvl, err := zapcore.ParseLevel(level)
-	if err != nil {
-		return nil, fmt.Errorf("LOG_LEVEL=%q: %w", level, err)
-	}
-	encoder, err := newEncoder(format)
-	if err != nil {
-		return nil, err
-	}
+// bounded queue, never directly (see asyncWriter). level and console come from validated
+// settings (LOG_LEVEL, LOG_FORMAT).
+func newLogger(level zapcore.Level, console bool, w io.Writer) *zap.Logger {
+	encoder := newEncoder(console)
 	dropped := func(n int) []byte {
 		buf, err := encoder.Clone().EncodeEntry(zapcore.Entry{
 			Level: zapcore.WarnLevel, Time: time.Now(),
@@ -45,23 +38,20 @@ func newLogger(level, format string, w io.Writer) (*zap.Logger, error) {
 		defer buf.Free()
 		return append([]byte(nil), buf.Bytes()...)
 	}
-	core := zapcore.NewCore(encoder, newAsyncWriter(w, logQueueBytes, dropped), lvl)
-	return zap.New(core), nil
+	core := zapcore.NewCore(encoder, newAsyncWriter(w, logQueueBytes, dropped), level)
+	return zap.New(core)
 }
 
-func newEncoder(format string) (zapcore.Encoder, error) {
+// newEncoder is JSON, or console for people at a terminal.
+func newEncoder(console bool) zapcore.Encoder {
 	enc := zap.NewProductionEncoderConfig()
 	enc.TimeKey = "ts"
 	enc.EncodeTime = zapcore.RFC3339NanoTimeEncoder
-	switch format {
-	case "json":
-		return zapcore.NewJSONEncoder(enc), nil
-	case "console":
+	if console {
 		enc.EncodeLevel = zapcore.CapitalLevelEncoder
-		return zapcore.NewConsoleEncoder(enc), nil
-	default:
-		return nil, fmt.Errorf("LOG_FORMAT=%q: want json or console", format)
+		return zapcore.NewConsoleEncoder(enc)
 	}
+	return zapcore.NewJSONEncoder(enc)
 }
 
 // asyncWriter is a zapcore.WriteSyncer whose Write never blocks: it queues a copy of the entry

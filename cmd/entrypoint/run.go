@@ -31,10 +31,7 @@ func runCommand(c *cli.Context, environ []string) error {
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(s.LogLevel, s.LogFormat, c.App.ErrWriter)
-	if err != nil {
-		return cli.Exit(err.Error(), exitFailure)
-	}
+	log := newLogger(s.LogLevel, s.LogFormat == "console", c.App.ErrWriter)
 	defer func() { _ = log.Sync() }()
 	leanRuntime(environ)
 	log.Info("entrypoint starting", zap.String("version", version), zap.String("revision", revision))

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"go.uber.org/zap/zapcore"
 )
 
 // maxValueLen bounds every value: the longest legitimate one (a list of sources) is far shorter,
@@ -259,8 +261,8 @@ func (l *loader) settings() *Settings {
 	}
 
 	if v, _, ok := l.get("LOG_LEVEL"); ok {
-		levels := map[string]string{"debug": "debug", "info": "info", "warn": "warn", "error": "error",
-			"0": "info", "1": "warn", "2": "error", "3": "error"}
+		levels := map[string]zapcore.Level{"debug": zapcore.DebugLevel, "info": zapcore.InfoLevel, "warn": zapcore.WarnLevel, "error": zapcore.ErrorLevel,
+			"0": zapcore.InfoLevel, "1": zapcore.WarnLevel, "2": zapcore.ErrorLevel, "3": zapcore.ErrorLevel}
 		if lv, found := levels[strings.ToLower(v)]; found {
 			s.LogLevel = lv
 		} else {

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"path/filepath"
 	"time"
+
+	"go.uber.org/zap/zapcore"
 )
 
 // ClockControl says whether chronyd may discipline the system clock.
@@ -62,8 +64,8 @@ type Settings struct {
 	ClockControl ClockControl
 	NTPPort      int // NTP_PORT, 1..65535
 
-	LogLevel  string // LOG_LEVEL normalised to debug, info, warn or error
-	LogFormat string // LOG_FORMAT: json or console
+	LogLevel  zapcore.Level // LOG_LEVEL: debug, info, warn or error
+	LogFormat string        // LOG_FORMAT: json or console
 
 	// Paths, so the same binary runs outside a container and in tests.
 	Chronyd       string // CHRONYD
