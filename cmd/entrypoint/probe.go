@@ -7,7 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/chris-short/chrony/pkg/health"
-	"github.com/chris-short/chrony/pkg/launch"
+	"github.com/chris-short/chrony/pkg/preflight"
 )
 
 // defaultProbeTimeout is how long a probe waits for chronyd unless --timeout says otherwise.
@@ -39,7 +39,7 @@ func probeCommand(environ []string) *cli.Command {
 				}
 				// A probe run as root (HEALTHCHECK of a --user 0 container) must become the
 				// chrony user to enter chronyd's 0750 socket directory.
-				if err := launch.DropToUser(s.ChronyUser); err != nil {
+				if err := preflight.DropToUser(s.ChronyUser); err != nil {
 					return cli.Exit(fmt.Sprintf("%s: cannot ask chronyd: %v", name, err), exitCantAsk)
 				}
 				p := proberFor(s)

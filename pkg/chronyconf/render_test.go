@@ -23,6 +23,7 @@ import (
 	"github.com/chris-short/chrony/internal/golden"
 	"github.com/chris-short/chrony/pkg/chronyconf"
 	"github.com/chris-short/chrony/pkg/config"
+	"github.com/chris-short/chrony/pkg/preflight"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -229,7 +230,7 @@ func TestRenderedConfigStartsChronyd(t *testing.T) {
 			}
 			if s.NTSServerCert != "" {
 				writeKeyPair(t, s.NTSServerCert, s.NTSServerKey, nil)
-				if err := chronyconf.CheckNTSKeyPair(s.NTSServerCert, s.NTSServerKey); err != nil {
+				if err := preflight.CheckNTSKeyPair(s.NTSServerCert, s.NTSServerKey); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -337,39 +338,5 @@ func writeKeyPair(t *testing.T, certPath, keyPath string, other *ecdsa.PrivateKe
 	}
 	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func TestCheckNTSKeyPair(t *testing.T) {
-	dir := t.TempDir()
-	good, goodKey := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
-	writeKeyPair(t, good, goodKey, nil)
-	stranger, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bad, badKey := filepath.Join(dir, "c2.pem"), filepath.Join(dir, "k2.pem")
-	writeKeyPair(t, bad, badKey, stranger)
-	missing := filepath.Join(dir, "missing.pem")
-	tests := []struct {
-		name, cert, key, want string
-	}{
-		{"matching pair", good, goodKey, ""},
-		{"cert missing", missing, goodKey, "NTS_SERVER_CERT " + missing + ": read certificate: "},
-		{"key missing", good, missing, "NTS_SERVER_KEY " + missing + ": read key: "},
-		{"mismatched", bad, badKey, "NTS_SERVER_CERT " + bad + " and NTS_SERVER_KEY " + badKey + ": not a usable certificate and matching key: tls: private key does not match public key"},
-		{"key as cert", goodKey, goodKey, "NTS_SERVER_CERT " + goodKey + " and NTS_SERVER_KEY " + goodKey + ": not a usable certificate and matching key: "},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := chronyconf.CheckNTSKeyPair(tt.cert, tt.key)
-			got := ""
-			if err != nil {
-				got = err.Error()
-			}
-			if (tt.want == "") != (got == "") || !strings.HasPrefix(got, tt.want) {
-				t.Fatalf("CheckNTSKeyPair = %q, want prefix %q", got, tt.want)
-			}
-		})
 	}
 }

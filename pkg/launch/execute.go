@@ -15,7 +15,6 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/chris-short/chrony/pkg/chrony"
-	"github.com/chris-short/chrony/pkg/chronyconf"
 	"github.com/chris-short/chrony/pkg/chronylog"
 	"github.com/chris-short/chrony/pkg/config"
 	"github.com/chris-short/chrony/pkg/health"
@@ -94,7 +93,7 @@ func Execute(ctx context.Context, plan Plan, log *zap.Logger, o Options) (int, e
 	// After Become, so the files are read as chronyd will read them: as its user. chronyd
 	// itself would only log the failure and serve without NTS.
 	if s.ServesNTS() {
-		if err := chronyconf.CheckNTSKeyPair(s.NTSServerCert, s.NTSServerKey); err != nil {
+		if err := preflight.CheckNTSKeyPair(s.NTSServerCert, s.NTSServerKey); err != nil {
 			return 1, err
 		}
 	}

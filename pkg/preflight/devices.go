@@ -114,7 +114,7 @@ func groupsText(groups []int) string {
 }
 
 // CheckDevices opens each PHC device of s.Refclocks for reading, as chronyd will, once this
-// process is chronyd's user (after Apply), and closes it. What permission bits cannot show
+// process is chronyd's user (after Become), and closes it. What permission bits cannot show
 // is said here rather than by chronyd's bare "Could not open PHC": a device cgroup that does
 // not allow the device (Kubernetes mounts a hostPath device without allowing it), or a node
 // whose driver is not loaded.

@@ -11,7 +11,7 @@ import (
 	"github.com/chris-short/chrony/pkg/config"
 )
 
-// PrepareDirs readies the directories chronyd uses. Called after Apply, as the chrony user
+// PrepareDirs readies the directories chronyd uses. Called after Become, as the chrony user
 // (uid, gid), so that it works on what runtimes give by default: a root-owned 1777 tmpfs or a
 // 0777 emptyDir at RUN_DIR is fine, because chronyd gets a private subdirectory that this
 // process creates with chronyd's owner and mode 0750 (chronyd rejects a socket directory it

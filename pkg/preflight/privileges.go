@@ -3,18 +3,13 @@ package preflight
 import (
 	"fmt"
 	"os"
+	"os/user"
+	"strconv"
 	"syscall"
 
 	"kernel.org/pub/linux/libs/security/libcap/cap"
 	"kernel.org/pub/linux/libs/security/libcap/psx"
 )
-
-// Apply makes this process what p needs before chronyd starts: the chrony user (when started
-// as root) holding exactly p.Keep in its permitted, effective and inheritable sets, so that
-// the supervisor can pass p.Keep to chronyd as ambient capabilities.
-func Apply(p Plan) error {
-	return Become(p.UID, p.GID, p.Groups, p.Keep)
-}
 
 // Become switches the whole process (every thread: libcap's cap package uses psx) to uid and
 // gid with groups as its only supplementary groups (when it can set them: in a root start),
@@ -86,6 +81,42 @@ const prSetNoNewPrivs = 38
 func SetNoNewPrivs() error {
 	if _, _, errno := psx.Syscall6(syscall.SYS_PRCTL, prSetNoNewPrivs, 1, 0, 0, 0, 0); errno != 0 {
 		return fmt.Errorf("set no_new_privs: %w", errno)
+	}
+	return nil
+}
+
+// DropToUser makes a process started as root become the user name (its primary group, no
+// supplementary groups), for a probe that must enter chronyd's 0750 socket directory. Leaving
+// root with setuid clears every capability, and a probe starts no program, so the plain
+// (all-threads) syscalls are enough: Become's bounding-set narrowing costs a probe
+// several milliseconds of cross-thread calls for nothing. Not root: nothing to do.
+func DropToUser(name string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return fmt.Errorf("drop to user %q: %w", name, err)
+	}
+	uid, err := strconv.Atoi(u.Uid)
+	if err != nil {
+		return fmt.Errorf("drop to user %q: uid %q: %w", name, u.Uid, err)
+	}
+	gid, err := strconv.Atoi(u.Gid)
+	if err != nil {
+		return fmt.Errorf("drop to user %q: gid %q: %w", name, u.Gid, err)
+	}
+	if uid == 0 {
+		return nil
+	}
+	if err := syscall.Setgroups(nil); err != nil {
+		return fmt.Errorf("drop to user %q: clear supplementary groups: %w", name, err)
+	}
+	if err := syscall.Setresgid(gid, gid, gid); err != nil {
+		return fmt.Errorf("drop to user %q: set group id %d: %w", name, gid, err)
+	}
+	if err := syscall.Setresuid(uid, uid, uid); err != nil {
+		return fmt.Errorf("drop to user %q: set user id %d: %w", name, uid, err)
 	}
 	return nil
 }
