@@ -1,9 +1,6 @@
 package chronylog
 
 import (
-	"bufio"
-	"errors"
-	"io"
 	"strings"
 	"time"
 
@@ -19,9 +16,6 @@ const TimeField = "ts_chronyd"
 
 // fatalPrefix is what chronyd 4.x writes before the message of an error that ends it.
 const fatalPrefix = "Fatal error : "
-
-// maxLine bounds one line in memory; a longer line is split, never dropped.
-const maxLine = 64 << 10
 
 // Entry is one parsed chronyd line.
 type Entry struct {
@@ -59,26 +53,5 @@ func Log(log *zap.Logger, line string) {
 	}
 	if ce := log.Check(e.Level, e.Message); ce != nil {
 		ce.Write(fields...)
-	}
-}
-
-// Copy reads r line by line until EOF (or a read error, such as a deadline set on the pipe by
-// the supervisor) and hands each line to emit, in order. A final line without a newline is
-// emitted too. It returns nil at EOF.
-func Copy(r io.Reader, emit func(line string)) error {
-	br := bufio.NewReaderSize(r, maxLine)
-	for {
-		b, err := br.ReadSlice('\n')
-		if len(b) > 0 && (err == nil || errors.Is(err, bufio.ErrBufferFull) || len(strings.TrimSpace(string(b))) > 0) {
-			emit(strings.TrimRight(string(b), "\r\n"))
-		}
-		switch {
-		case err == nil, errors.Is(err, bufio.ErrBufferFull):
-			continue
-		case errors.Is(err, io.EOF):
-			return nil
-		default:
-			return err
-		}
 	}
 }

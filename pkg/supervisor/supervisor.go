@@ -11,7 +11,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/chris-short/chrony/pkg/chronylog"
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 )
@@ -243,7 +242,7 @@ func spawn(o Options, log *zap.Logger, output func(string)) (*child, error) {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		if err := chronylog.Copy(out, output); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		if err := copyLines(out, output); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			log.Warn("read child output", zap.String("child", o.Name), zap.Error(err))
 		}
 	}()
