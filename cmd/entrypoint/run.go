@@ -146,7 +146,7 @@ func (w *webServer) start(ctx context.Context, started time.Time) error {
 		SourceNames: true,
 		Clients:     w.s.ServesNTP() && !w.s.NoClientLog,
 	})
-	sup := metrics.NewSupervisorCollector(w.facts, metrics.BuildInfo{
+	sup := metrics.NewContainerCollector(w.facts, metrics.BuildInfo{
 		Version: version, Revision: revision, GoVersion: runtime.Version(),
 	})
 	cs := []prometheus.Collector{collector, sup, metrics.NewNTSCollector(w.ntsFacts)}
@@ -180,8 +180,8 @@ func (w *webServer) wait() {
 	}
 }
 
-func (w *webServer) facts() metrics.SupervisorFacts {
-	return metrics.SupervisorFacts{
+func (w *webServer) facts() metrics.ContainerFacts {
+	return metrics.ContainerFacts{
 		ClockControl:       w.plan.ClockControl,
 		ClockControlReason: w.plan.ClockCode,
 		StartTime:          w.started,

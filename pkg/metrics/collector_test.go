@@ -278,8 +278,8 @@ func TestMetricNames(t *testing.T) {
 		})
 	}
 	t.Run("supervisor", func(t *testing.T) {
-		got := gatheredNames(t, NewSupervisorCollector(func() SupervisorFacts {
-			return SupervisorFacts{StartTime: time.Unix(1, 0)}
+		got := gatheredNames(t, NewContainerCollector(func() ContainerFacts {
+			return ContainerFacts{StartTime: time.Unix(1, 0)}
 		}, BuildInfo{}))
 		want := []string{"chrony_container_build_info", "chrony_container_chronyd_start_time_seconds", "chrony_container_clock_control"}
 		if !slices.Equal(got, want) {
@@ -322,22 +322,22 @@ func readNameList(t *testing.T, path string) []string {
 	return names
 }
 
-func TestSupervisorCollector(t *testing.T) {
+func TestContainerCollector(t *testing.T) {
 	tests := []struct {
 		name, golden string
-		facts        func() SupervisorFacts
+		facts        func() ContainerFacts
 	}{
-		{"clock control on", "supervisor-on.prom", func() SupervisorFacts {
-			return SupervisorFacts{ClockControl: true, ClockControlReason: preflight.ClockCodeAutoPermitted, StartTime: time.Unix(1800000000, 250000000)}
+		{"clock control on", "supervisor-on.prom", func() ContainerFacts {
+			return ContainerFacts{ClockControl: true, ClockControlReason: preflight.ClockCodeAutoPermitted, StartTime: time.Unix(1800000000, 250000000)}
 		}},
-		{"clock control off, chronyd not running", "supervisor-off.prom", func() SupervisorFacts {
-			return SupervisorFacts{ClockControlReason: preflight.ClockCodeOff}
+		{"clock control off, chronyd not running", "supervisor-off.prom", func() ContainerFacts {
+			return ContainerFacts{ClockControlReason: preflight.ClockCodeOff}
 		}},
 		{"build info only", "supervisor-build.prom", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := NewSupervisorCollector(tt.facts, BuildInfo{Version: "1.2.3", Revision: "abc123", GoVersion: "go1.26.8"})
+			c := NewContainerCollector(tt.facts, BuildInfo{Version: "1.2.3", Revision: "abc123", GoVersion: "go1.26.8"})
 			compareGolden(t, c, tt.golden, exposition(t, c), *update)
 		})
 	}
@@ -346,7 +346,7 @@ func TestSupervisorCollector(t *testing.T) {
 func TestNewRegistry(t *testing.T) {
 	for _, goProcess := range []bool{false, true} {
 		d := &dialer{fake: fake43()}
-		cs := []prometheus.Collector{New(Options{Dial: d.dial}), NewSupervisorCollector(nil, BuildInfo{})}
+		cs := []prometheus.Collector{New(Options{Dial: d.dial}), NewContainerCollector(nil, BuildInfo{})}
 		if goProcess {
 			cs = append(cs, GoProcessCollectors()...)
 		}

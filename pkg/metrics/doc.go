@@ -2,7 +2,7 @@
 // help texts and types of SuperQ/chrony_exporter 0.13.3 (all of its collectors: tracking,
 // sources with ntpdata, sourcestats, serverstats), so dashboards and alerts written for it keep
 // working; optionally its 0.14 clients collector; and under the distinct prefix
-// chrony_container_ this project's own series: the supervisor's facts, and (Options.Extended)
+// chrony_container_ this project's own series: the entrypoint's facts, and (Options.Extended)
 // leap status, the clock error bound, and readiness judged by pkg/health.
 //
 // A Collector keeps one connection to chronyd and runs one round of requests at a time,

@@ -6,7 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// The NTS server's state as the supervisor sees it (under containerSubsystem): what chronyd
+// The NTS server's state as the entrypoint sees it (under containerSubsystem): what chronyd
 // does not report, namely the certificate it serves and the restarts that loaded a renewed one.
 var (
 	ntsCertExpiryDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, containerSubsystem, "nts_certificate_expiry_seconds"),

@@ -7,8 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// The supervisor's own facts, which chrony_exporter cannot know, under a prefix of their own
-// so they never clash with its names.
+// The container's own facts (the entrypoint's decisions and its build), which chrony_exporter
+// cannot know, under a prefix of their own so they never clash with its names.
 const containerSubsystem = "container"
 
 var (
@@ -20,8 +20,8 @@ var (
 		"The entrypoint's build: version, revision and Go version.", "version", "revision", "goversion")
 )
 
-// SupervisorFacts is what the supervisor knows about chronyd at a scrape.
-type SupervisorFacts struct {
+// ContainerFacts is what the entrypoint decided and saw of chronyd, asked at a scrape.
+type ContainerFacts struct {
 	ClockControl       bool
 	ClockControlReason string    // one word of a fixed set (preflight.ClockCode*); the sentence goes to the log
 	StartTime          time.Time // of the running chronyd; zero when none runs
@@ -32,27 +32,27 @@ type BuildInfo struct {
 	Version, Revision, GoVersion string
 }
 
-// SupervisorCollector exports SupervisorFacts (asked at each scrape) and BuildInfo.
-type SupervisorCollector struct {
-	facts func() SupervisorFacts
+// ContainerCollector exports ContainerFacts (asked at each scrape) and BuildInfo.
+type ContainerCollector struct {
+	facts func() ContainerFacts
 	build BuildInfo
 }
 
-// NewSupervisorCollector returns a collector that calls facts at each scrape (nil: build info
+// NewContainerCollector returns a collector that calls facts at each scrape (nil: build info
 // only). facts must be safe to call from any goroutine.
-func NewSupervisorCollector(facts func() SupervisorFacts, build BuildInfo) *SupervisorCollector {
-	return &SupervisorCollector{facts: facts, build: build}
+func NewContainerCollector(facts func() ContainerFacts, build BuildInfo) *ContainerCollector {
+	return &ContainerCollector{facts: facts, build: build}
 }
 
 // Describe implements prometheus.Collector.
-func (c *SupervisorCollector) Describe(ch chan<- *prometheus.Desc) {
+func (c *ContainerCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []typedDesc{clockControlDesc, startTimeDesc, buildInfoDesc} {
 		ch <- d.desc
 	}
 }
 
 // Collect implements prometheus.Collector.
-func (c *SupervisorCollector) Collect(ch chan<- prometheus.Metric) {
+func (c *ContainerCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- buildInfoDesc.metric(1, c.build.Version, c.build.Revision, c.build.GoVersion)
 	if c.facts == nil {
 		return
