@@ -234,7 +234,7 @@ func TestRealChronyd(t *testing.T) {
 	// Wait (bounded) for the first sample so sourcestats and ntpdata have something to say.
 	var tr *fbchrony.Tracking
 	for i := 0; ; i++ {
-		tr, err = c.Tracking(ctx)
+		tr, err = Tracking(ctx, c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -249,28 +249,28 @@ func TestRealChronyd(t *testing.T) {
 	if !tr.IPAddr.Equal(net.IPv4(127, 0, 0, 1)) {
 		t.Errorf("tracking address %v, want 127.0.0.1", tr.IPAddr)
 	}
-	srcs, err := c.Sources(ctx)
+	srcs, err := Sources(ctx, c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(srcs) != 1 || srcs[0].IPAddr.String() != "127.0.0.1" || srcs[0].Stratum != 1 {
 		t.Fatalf("sources = %+v", srcs)
 	}
-	ss, err := c.SourceStats(ctx, 0)
+	ss, err := SourceStats(ctx, c, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ss.NSamples < 1 {
 		t.Errorf("sourcestats samples = %d", ss.NSamples)
 	}
-	nd, err := c.NTPData(ctx, srcs[0].IPAddr)
+	nd, err := NTPData(ctx, c, srcs[0].IPAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if nd.Stratum != 1 || nd.RemotePort != uint16(up.Port) || nd.TotalRXCount < 1 {
 		t.Errorf("ntpdata = %+v", nd.NTPData)
 	}
-	st, err := c.ServerStats(ctx)
+	st, err := GetServerStats(ctx, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +279,7 @@ func TestRealChronyd(t *testing.T) {
 	if st.Version != wantVersion || st.CMDHits < 4 {
 		t.Errorf("serverstats = %+v, want version %d (chrony %s) with our commands counted", st, wantVersion, chronytest.Version(t))
 	}
-	if _, err := c.SourceStats(ctx, 5); err == nil || !bytes.Contains([]byte(err.Error()), []byte("NOSUCHSOURCE")) {
+	if _, err := SourceStats(ctx, c, 5); err == nil || !bytes.Contains([]byte(err.Error()), []byte("NOSUCHSOURCE")) {
 		t.Errorf("sourcestats of a missing source: err = %v, want NOSUCHSOURCE", err)
 	}
 }
@@ -303,7 +303,7 @@ func TestConcurrentClients(t *testing.T) {
 			}
 			defer c.Close()
 			for range 3 {
-				if _, err := c.Tracking(ctx); err != nil {
+				if _, err := Tracking(ctx, c); err != nil {
 					errs <- fmt.Errorf("client %d: %w", i, err)
 					return
 				}
@@ -330,7 +330,7 @@ func TestRealChronydNamesAndClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	srcs, err := c.Sources(ctx)
+	srcs, err := Sources(ctx, c)
 	if err != nil || len(srcs) != 1 {
 		t.Fatalf("sources = %v, %v", srcs, err)
 	}

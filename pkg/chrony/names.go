@@ -16,6 +16,3 @@ func SourceName(s *fbchrony.SourceData) string {
 	}
 	return s.IPAddr.String()
 }
-
-// RefIDName is a reference ID as text when it is printable ASCII ("GPS", "LOCL"), else hex.
-func RefIDName(refID uint32) string { return fbchrony.RefidToString(refID) }

@@ -188,26 +188,3 @@ func unexpected(what string, resp fbchrony.ResponsePacket) error {
 	}
 	return fmt.Errorf("get '%s' response: unexpected reply type %d to command %d", what, resp.GetType(), resp.GetCommand())
 }
-
-// Tracking asks for chronyd's `tracking` report.
-func (c *Client) Tracking(ctx context.Context) (*fbchrony.Tracking, error) { return Tracking(ctx, c) }
-
-// Sources asks for every source's `sources` line.
-func (c *Client) Sources(ctx context.Context) ([]fbchrony.SourceData, error) {
-	return Sources(ctx, c)
-}
-
-// SourceStats asks for the `sourcestats` line of source i.
-func (c *Client) SourceStats(ctx context.Context, i int) (*fbchrony.SourceStats, error) {
-	return SourceStats(ctx, c, i)
-}
-
-// NTPData asks for the `ntpdata` of the source at addr.
-func (c *Client) NTPData(ctx context.Context, addr *fbchrony.IPAddr) (*fbchrony.NTPData2, error) {
-	return NTPData(ctx, c, addr)
-}
-
-// ServerStats asks for the `serverstats` report.
-func (c *Client) ServerStats(ctx context.Context) (*ServerStats, error) {
-	return GetServerStats(ctx, c)
-}

@@ -114,7 +114,7 @@ func Ready(ctx context.Context, c Communicator, th Thresholds) Result {
 		case dist >= maxDist:
 			return Result{Code: CodeRootDistance, Reason: fmt.Sprintf("serving the local clock (stratum %d, %s=true): %s", tr.Stratum, allowLocalVar, overMax)}
 		}
-		return Result{OK: true, Code: CodeLocal, Reason: fmt.Sprintf("serving the local clock (%s=true): stratum %d, reference %s, root distance %s", allowLocalVar, tr.Stratum, chrony.RefIDName(tr.RefID), dist)}
+		return Result{OK: true, Code: CodeLocal, Reason: fmt.Sprintf("serving the local clock (%s=true): stratum %d, reference %s, root distance %s", allowLocalVar, tr.Stratum, fbchrony.RefidToString(tr.RefID), dist)}
 	}
 
 	sel, srcs, err := selectedSource(ctx, c)

@@ -161,7 +161,7 @@ func TestOfflineMode(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer c.Close()
-				srcs, err := c.Sources(ctx)
+				srcs, err := chrony.Sources(ctx, c)
 				if err != nil || len(srcs) != 1 || srcs[0].Reachability == 0 {
 					t.Errorf("sources = %+v, %v: want 127.127.1.1 answering (chronyd itself)", srcs, err)
 				}

@@ -43,7 +43,7 @@ func collectTracking(s *scrape) error {
 	// reference ID as text.
 	address, name := t.IPAddr.String(), t.IPAddr.String()
 	if t.IPAddr == nil {
-		address = chrony.RefIDName(t.RefID)
+		address = fbchrony.RefidToString(t.RefID)
 		name = address
 	} else {
 		name = s.nameOf(address)
@@ -54,7 +54,7 @@ func collectTracking(s *scrape) error {
 		remote = 0
 	}
 	ch := s.ch
-	ch <- trackingInfo.metric(1, address, name, fmtRefID(t.RefID))
+	ch <- trackingInfo.metric(1, address, name, fbchrony.RefidAsHEX(t.RefID))
 	ch <- trackingLastOffset.metric(t.LastOffset)
 	ch <- trackingRefTime.metric(float64(t.RefTime.UnixNano()) / 1e9)
 	ch <- trackingSystemTime.metric(t.CurrentCorrection)
@@ -69,6 +69,3 @@ func collectTracking(s *scrape) error {
 	ch <- trackingStratum.metric(float64(t.Stratum))
 	return nil
 }
-
-// fmtRefID is the reference ID in hex, as the tracking_refid label carries it.
-func fmtRefID(id uint32) string { return fbchrony.RefidAsHEX(id) }

@@ -166,13 +166,13 @@ const (
 	ClockCodeAutoNotGranted = "auto_cap_not_granted" // CLOCK_CONTROL=auto, CAP_SYS_TIME not given
 )
 
-// Errors Decide wraps, for callers that branch on the kind of problem.
+// The kinds of problem Decide and Serve report, first in their messages.
 var (
-	ErrNoSysTime      = errors.New("CAP_SYS_TIME is not available")
-	ErrRuntimeDropped = errors.New("CAP_SYS_TIME was dropped by the container runtime")
-	ErrCannotDrop     = errors.New("cannot drop root privileges")
-	ErrUser           = errors.New("chrony user unusable")
-	ErrBindPort       = errors.New("cannot bind a port chronyd must serve")
+	errNoSysTime      = errors.New("CAP_SYS_TIME is not available")
+	errRuntimeDropped = errors.New("CAP_SYS_TIME was dropped by the container runtime")
+	errCannotDrop     = errors.New("cannot drop root privileges")
+	errUser           = errors.New("chrony user unusable")
+	errBindPort       = errors.New("cannot bind a port chronyd must serve")
 )
 
 // Decide turns facts and settings into a Plan (user, clock control), or an error that says
@@ -181,10 +181,10 @@ var (
 func Decide(f Facts, s *config.Settings) (Plan, error) {
 	p := Plan{User: f.User, UID: f.UserUID, GID: f.UserGID, DropFromRoot: f.UID == 0}
 	if f.UserErr != nil {
-		return p, fmt.Errorf("%w: look up CHRONY_USER=%q: %w", ErrUser, f.User, f.UserErr)
+		return p, fmt.Errorf("%w: look up CHRONY_USER=%q: %w", errUser, f.User, f.UserErr)
 	}
 	if f.UserUID == 0 {
-		return p, fmt.Errorf("%w: CHRONY_USER=%q is uid 0; chronyd must not run as root: name an unprivileged user", ErrUser, f.User)
+		return p, fmt.Errorf("%w: CHRONY_USER=%q is uid 0; chronyd must not run as root: name an unprivileged user", errUser, f.User)
 	}
 	root := f.UID == 0
 	switch {
@@ -192,10 +192,10 @@ func Decide(f Facts, s *config.Settings) (Plan, error) {
 		return p, fmt.Errorf("%w: running as root without CAP_SETUID and CAP_SETGID (permitted: %s), so the entrypoint cannot become %s (uid %d): "+
 			"grant them (docker run --cap-add SETUID --cap-add SETGID; Kubernetes securityContext.capabilities.add: [\"SETUID\", \"SETGID\"]) "+
 			"or run as that user (docker run --user %d:%d; Kubernetes runAsUser: %d, runAsGroup: %d)",
-			ErrCannotDrop, f.Permitted, f.User, f.UserUID, f.UserUID, f.UserGID, f.UserUID, f.UserGID)
+			errCannotDrop, f.Permitted, f.User, f.UserUID, f.UserUID, f.UserGID, f.UserUID, f.UserGID)
 	case !root && f.UID != f.UserUID:
 		return p, fmt.Errorf("%w: running as uid %d but CHRONY_USER=%q is uid %d: run as that user (--user %d:%d), or as root with SETUID and SETGID, or set CHRONY_USER to the user you run as",
-			ErrUser, f.UID, f.User, f.UserUID, f.UserUID, f.UserGID)
+			errUser, f.UID, f.User, f.UserUID, f.UserUID, f.UserGID)
 	}
 	have := f.Permitted.Has(cap.SYS_TIME)
 	dropped := !have && !root && f.Bounding.Has(cap.SYS_TIME)
@@ -216,10 +216,10 @@ func Decide(f Facts, s *config.Settings) (Plan, error) {
 		p.ClockReason, p.ClockCode = "CLOCK_CONTROL=off", ClockCodeOff
 	case config.ClockOn:
 		if dropped {
-			return p, fmt.Errorf("%w: CLOCK_CONTROL=on: %s", ErrRuntimeDropped, droppedFix)
+			return p, fmt.Errorf("%w: CLOCK_CONTROL=on: %s", errRuntimeDropped, droppedFix)
 		}
 		if !have {
-			return p, fmt.Errorf("%w: CLOCK_CONTROL=on but the container was not given CAP_SYS_TIME: %s; or set CLOCK_CONTROL=auto to serve time without disciplining the clock", ErrNoSysTime, grant)
+			return p, fmt.Errorf("%w: CLOCK_CONTROL=on but the container was not given CAP_SYS_TIME: %s; or set CLOCK_CONTROL=auto to serve time without disciplining the clock", errNoSysTime, grant)
 		}
 		p.ClockControl, p.ClockReason, p.ClockCode = true, "CLOCK_CONTROL=on and CAP_SYS_TIME is permitted", ClockCodeOn
 	default: // auto
@@ -276,7 +276,7 @@ func (p Plan) Serve(f Facts, ports ...Port) (Plan, error) {
 			return p, fmt.Errorf("%w: %s: %s %d is below ip_unprivileged_port_start=%d and CAP_NET_BIND_SERVICE is not permitted: "+
 				"grant it (docker run --cap-add NET_BIND_SERVICE; Kubernetes capabilities.add: [\"NET_BIND_SERVICE\"]), "+
 				"or set the sysctl net.ipv4.ip_unprivileged_port_start=0 (Docker sets it in a container's own network), or serve on a port of 1024 or more",
-				ErrBindPort, port.From, port.Name, n, f.UnprivilegedPortStart)
+				errBindPort, port.From, port.Name, n, f.UnprivilegedPortStart)
 		}
 	}
 	p.BindReason = "serves no port"
