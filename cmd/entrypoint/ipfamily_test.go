@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/chris-short/chrony/internal/entrypointtest"
 )
 
 func TestIPv6Usable(t *testing.T) {
@@ -22,24 +24,17 @@ func TestIPv6Usable(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			proc := t.TempDir()
 			if tt.ifInet6 {
-				must(t, os.MkdirAll(filepath.Join(proc, "net"), 0o755))
-				must(t, os.WriteFile(filepath.Join(proc, "net", "if_inet6"), nil, 0o644))
+				entrypointtest.Must(t, os.MkdirAll(filepath.Join(proc, "net"), 0o755))
+				entrypointtest.Must(t, os.WriteFile(filepath.Join(proc, "net", "if_inet6"), nil, 0o644))
 			}
 			if tt.disabled != "" {
 				dir := filepath.Join(proc, "sys", "net", "ipv6", "conf", "all")
-				must(t, os.MkdirAll(dir, 0o755))
-				must(t, os.WriteFile(filepath.Join(dir, "disable_ipv6"), []byte(tt.disabled), 0o644))
+				entrypointtest.Must(t, os.MkdirAll(dir, 0o755))
+				entrypointtest.Must(t, os.WriteFile(filepath.Join(dir, "disable_ipv6"), []byte(tt.disabled), 0o644))
 			}
 			if got := ipv6Usable(proc); got != tt.want {
 				t.Errorf("ipv6Usable = %v, want %v", got, tt.want)
 			}
 		})
-	}
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
 	}
 }

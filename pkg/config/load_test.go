@@ -48,22 +48,13 @@ func TestLoad(t *testing.T) {
 			// Every error line names a variable, so the user knows what to fix.
 			if body, ok := strings.CutPrefix(got, "error:\n"); ok {
 				for _, line := range strings.Split(strings.TrimSpace(body), "\n") {
-					if !namesVariable(line) {
+					if !configtest.NamesVariable(line) {
 						t.Errorf("error line names no variable: %q", line)
 					}
 				}
 			}
 		})
 	}
-}
-
-func namesVariable(line string) bool {
-	for _, v := range config.Variables {
-		if strings.HasPrefix(line, v.Name+"=") {
-			return true
-		}
-	}
-	return strings.Contains(line, " is not a known variable; ")
 }
 
 // TestLoadKubernetesPodIsQuiet makes sure the variables every Kubernetes pod carries never look

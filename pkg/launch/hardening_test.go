@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chris-short/chrony/internal/chronytest"
+	"github.com/chris-short/chrony/internal/entrypointtest"
 	"github.com/chris-short/chrony/internal/testbin"
 	"github.com/chris-short/chrony/pkg/health"
 	"go.uber.org/zap"
@@ -32,30 +33,30 @@ func TestPlantedFiles(t *testing.T) {
 	}{
 		{"symlink at RUN_DIR/chrony.conf to a root-owned file", func(t *testing.T, e *env) string {
 			victim := filepath.Join(e.base, "victim")
-			must(t, os.WriteFile(victim, []byte("precious\n"), 0o600))
+			entrypointtest.Must(t, os.WriteFile(victim, []byte("precious\n"), 0o600))
 			link := filepath.Join(e.run, "chrony.conf")
-			must(t, os.Symlink(victim, link))
-			must(t, os.Lchown(link, 65534, 65534))
+			entrypointtest.Must(t, os.Symlink(victim, link))
+			entrypointtest.Must(t, os.Lchown(link, 65534, 65534))
 			return link
 		}, "is not a regular file"},
 		{"FIFO at RUN_DIR/chrony.conf", func(t *testing.T, e *env) string {
 			p := filepath.Join(e.run, "chrony.conf")
-			must(t, syscall.Mkfifo(p, 0o666))
-			must(t, os.Chown(p, 65534, 65534))
+			entrypointtest.Must(t, syscall.Mkfifo(p, 0o666))
+			entrypointtest.Must(t, os.Chown(p, 65534, 65534))
 			return p
 		}, "is not a regular file"},
 		{"FIFO at STATE_DIR/drift", func(t *testing.T, e *env) string {
 			p := filepath.Join(e.state, "drift")
-			must(t, syscall.Mkfifo(p, 0o666))
-			must(t, os.Chown(p, 65534, 65534))
+			entrypointtest.Must(t, syscall.Mkfifo(p, 0o666))
+			entrypointtest.Must(t, os.Chown(p, 65534, 65534))
 			return p
 		}, "is not a regular file"},
 		{"symlink at RUN_DIR/chronyd/serving.json", func(t *testing.T, e *env) string {
 			dir := filepath.Join(e.run, "chronyd")
-			must(t, os.Mkdir(dir, 0o750))
-			must(t, os.Chown(dir, 65534, 65534))
+			entrypointtest.Must(t, os.Mkdir(dir, 0o750))
+			entrypointtest.Must(t, os.Chown(dir, 65534, 65534))
 			p := filepath.Join(dir, "serving.json")
-			must(t, os.Symlink(filepath.Join(e.base, "victim2"), p))
+			entrypointtest.Must(t, os.Symlink(filepath.Join(e.base, "victim2"), p))
 			return p
 		}, "is not a regular file"},
 	}
@@ -91,7 +92,7 @@ func TestMissingRunDir(t *testing.T) {
 	h := startHelper(t, helperBinary(t), e, []string{"--bounding-set=-all,+setuid,+setgid"}, "ALLOW=none", "RUN_DIR="+run)
 	h.waitStarted(t, e)
 	fi, err := os.Stat(filepath.Join(run, "chrony.conf"))
-	must(t, err)
+	entrypointtest.Must(t, err)
 	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 65534 {
 		t.Errorf("chrony.conf owned by %d, want the chrony user 65534 (written after the drop)", st.Uid)
 	}
@@ -138,7 +139,7 @@ func TestMountedConf(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, chronyd)
-			must(t, os.WriteFile(filepath.Join(e.base, "mounted.conf"), []byte(tc.conf), 0o644))
+			entrypointtest.Must(t, os.WriteFile(filepath.Join(e.base, "mounted.conf"), []byte(tc.conf), 0o644))
 			h := startHelperIn(t, ownNetns(tc.portStart), bin, e, tc.setpriv, "CLOCK_CONTROL=off")
 			pid := h.waitStarted(t, e)
 			// chronyd opens its sockets just after it starts: wait for the first port.
@@ -180,7 +181,7 @@ func TestServingFile(t *testing.T) {
 			want := health.Serving{NTPPort: port, NTPFrom: fmt.Sprintf("NTP_PORT=%d", port)}
 			if nts {
 				tls := filepath.Join(e.base, "tls")
-				must(t, os.Mkdir(tls, 0o755))
+				entrypointtest.Must(t, os.Mkdir(tls, 0o755))
 				cert, key := writePair(t, tls)
 				ntsPort := chronytest.FreeTCPPort(t)
 				vars = append(vars, "NTS_SERVER_CERT="+cert, "NTS_SERVER_KEY="+key, fmt.Sprintf("NTS_PORT=%d", ntsPort))
@@ -190,7 +191,7 @@ func TestServingFile(t *testing.T) {
 			h.waitStarted(t, e)
 			waitSynced(t, h, filepath.Join(e.run, "chronyd", "chronyd.sock"))
 			got, err := health.ReadServing(filepath.Join(e.run, "chronyd", "serving.json"))
-			must(t, err)
+			entrypointtest.Must(t, err)
 			if got != want {
 				t.Errorf("serving.json = %+v, want %+v", got, want)
 			}

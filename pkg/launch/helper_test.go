@@ -75,13 +75,13 @@ func newEnv(t *testing.T, chronyd string) *env {
 	t.Helper()
 	base := chronytest.ShortTempDir(t)
 	e := &env{base: base, run: filepath.Join(base, "run"), state: filepath.Join(base, "state"), out: filepath.Join(base, "out")}
-	must(t, os.Chmod(base, 0o755))
-	must(t, os.Mkdir(e.run, 0o755))
-	must(t, os.Chmod(e.run, 0o1777))
-	must(t, os.Mkdir(e.state, 0o755))
-	must(t, os.Chown(e.state, 65534, 65534))
-	must(t, os.Mkdir(e.out, 0o777))
-	must(t, os.Chmod(e.out, 0o777))
+	entrypointtest.Must(t, os.Chmod(base, 0o755))
+	entrypointtest.Must(t, os.Mkdir(e.run, 0o755))
+	entrypointtest.Must(t, os.Chmod(e.run, 0o1777))
+	entrypointtest.Must(t, os.Mkdir(e.state, 0o755))
+	entrypointtest.Must(t, os.Chown(e.state, 65534, 65534))
+	entrypointtest.Must(t, os.Mkdir(e.out, 0o777))
+	entrypointtest.Must(t, os.Chmod(e.out, 0o777))
 	e.started = filepath.Join(e.out, "started")
 	e.vars = []string{
 		"LAUNCH_HELPER=1",
@@ -100,29 +100,22 @@ func newEnv(t *testing.T, chronyd string) *env {
 	return e
 }
 
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // helperBinary is this test binary copied where an unprivileged user may execute it.
 func helperBinary(t *testing.T) string {
 	t.Helper()
 	self, err := os.Executable()
-	must(t, err)
+	entrypointtest.Must(t, err)
 	dir := chronytest.ShortTempDir(t)
-	must(t, os.Chmod(dir, 0o755))
+	entrypointtest.Must(t, os.Chmod(dir, 0o755))
 	dst := filepath.Join(dir, "launch.test")
 	src, err := os.Open(self)
-	must(t, err)
+	entrypointtest.Must(t, err)
 	defer src.Close()
 	f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, 0o755)
-	must(t, err)
+	entrypointtest.Must(t, err)
 	_, err = io.Copy(f, src)
-	must(t, err)
-	must(t, f.Close())
+	entrypointtest.Must(t, err)
+	entrypointtest.Must(t, f.Close())
 	return dst
 }
 
@@ -150,7 +143,7 @@ func startHelperIn(t *testing.T, wrap []string, bin string, e *env, setpriv []st
 	h.cmd.Env = append(append([]string{}, e.vars...), vars...)
 	h.cmd.Stdout = h.stderr
 	h.cmd.Stderr = h.stderr
-	must(t, h.cmd.Start())
+	entrypointtest.Must(t, h.cmd.Start())
 	go func() {
 		_ = h.cmd.Wait()
 		h.code = h.cmd.ProcessState.ExitCode()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chris-short/chrony/internal/chronytest"
+	"github.com/chris-short/chrony/internal/entrypointtest"
 )
 
 // startChronyd launches the real chronyd through Run, started as root (the launcher drops to
@@ -57,7 +58,7 @@ func TestChronyd(t *testing.T) {
 		took := waitSynced(t, h, filepath.Join(e.run, "chronyd", "chronyd.sock"))
 		t.Logf("synchronised %v after start; launcher VmRSS %s", took, procStatus(t, h.cmd.Process.Pid)["VmRSS"])
 		t0 := time.Now()
-		must(t, h.cmd.Process.Signal(syscall.SIGTERM))
+		entrypointtest.Must(t, h.cmd.Process.Signal(syscall.SIGTERM))
 		if code := h.wait(t, 2*time.Second); code != 0 {
 			t.Errorf("exit %d, want 0:\n%s", code, h.stderr)
 		}
@@ -73,7 +74,7 @@ func TestChronyd(t *testing.T) {
 	t.Run("SIGKILL of chronyd ends the launcher with 137 and says so", func(t *testing.T) {
 		e := newEnv(t, chronyd)
 		h, pid := startChronyd(t, e, up)
-		must(t, syscall.Kill(pid, syscall.SIGKILL))
+		entrypointtest.Must(t, syscall.Kill(pid, syscall.SIGKILL))
 		if code := h.wait(t, 3*time.Second); code != 137 {
 			t.Errorf("exit %d, want 137", code)
 		}
@@ -85,9 +86,9 @@ func TestChronyd(t *testing.T) {
 	t.Run("a stale pidfile naming a live pid does not stop a restart", func(t *testing.T) {
 		e := newEnv(t, chronyd)
 		dir := filepath.Join(e.run, "chronyd")
-		must(t, os.Mkdir(dir, 0o750))
-		must(t, os.Chown(dir, 65534, 65534))
-		must(t, os.WriteFile(filepath.Join(dir, "chronyd.pid"), fmt.Appendf(nil, "%d\n", os.Getpid()), 0o644))
+		entrypointtest.Must(t, os.Mkdir(dir, 0o750))
+		entrypointtest.Must(t, os.Chown(dir, 65534, 65534))
+		entrypointtest.Must(t, os.WriteFile(filepath.Join(dir, "chronyd.pid"), fmt.Appendf(nil, "%d\n", os.Getpid()), 0o644))
 		h, _ := startChronyd(t, e, up)
 		waitSynced(t, h, filepath.Join(dir, "chronyd.sock"))
 		if strings.Contains(h.stderr.String(), "Another chronyd may already be running") {

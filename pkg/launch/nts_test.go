@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chris-short/chrony/internal/entrypointtest"
 	"github.com/chris-short/chrony/internal/testbin"
 	"github.com/chris-short/chrony/internal/testcert"
 )
@@ -36,27 +37,27 @@ func TestNTSKeyPairCheckedBeforeStart(t *testing.T) {
 		want  string // in the launcher's output; "" means chronyd starts
 	}{
 		{"readable pair starts chronyd", func(t *testing.T, cert, key, other string) {}, ""},
-		{"certificate mode 000", func(t *testing.T, cert, key, other string) { must(t, os.Chmod(cert, 0)) }, "NTS_SERVER_CERT "},
-		{"key mode 000", func(t *testing.T, cert, key, other string) { must(t, os.Chmod(key, 0)) }, "NTS_SERVER_KEY "},
+		{"certificate mode 000", func(t *testing.T, cert, key, other string) { entrypointtest.Must(t, os.Chmod(cert, 0)) }, "NTS_SERVER_CERT "},
+		{"key mode 000", func(t *testing.T, cert, key, other string) { entrypointtest.Must(t, os.Chmod(key, 0)) }, "NTS_SERVER_KEY "},
 		{"certificate is a FIFO", func(t *testing.T, cert, key, other string) {
-			must(t, os.Remove(cert))
-			must(t, syscall.Mkfifo(cert, 0o644))
+			entrypointtest.Must(t, os.Remove(cert))
+			entrypointtest.Must(t, syscall.Mkfifo(cert, 0o644))
 		}, "not a regular file"},
 		{"key of another certificate", func(t *testing.T, cert, key, other string) {
 			_, otherKey := writePair(t, other)
-			must(t, os.Rename(otherKey, key))
+			entrypointtest.Must(t, os.Rename(otherKey, key))
 		}, "not a usable certificate and matching key"},
 		{"key is a certificate", func(t *testing.T, cert, key, other string) {
 			b, err := os.ReadFile(cert)
-			must(t, err)
-			must(t, os.WriteFile(key, b, 0o644))
+			entrypointtest.Must(t, err)
+			entrypointtest.Must(t, os.WriteFile(key, b, 0o644))
 		}, "not a usable certificate and matching key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, capreport)
 			tls := filepath.Join(e.base, "tls")
-			must(t, os.Mkdir(tls, 0o755))
+			entrypointtest.Must(t, os.Mkdir(tls, 0o755))
 			cert, key := writePair(t, tls)
 			tt.setup(t, cert, key, t.TempDir())
 			report := filepath.Join(e.out, "report.json")
@@ -89,7 +90,7 @@ func TestRestartForRenewedCertificate(t *testing.T) {
 	capreport := testbin.Build(t, "capreport")
 	e := newEnv(t, capreport)
 	tls := filepath.Join(e.base, "tls")
-	must(t, os.Mkdir(tls, 0o755))
+	entrypointtest.Must(t, os.Mkdir(tls, 0o755))
 	cert, key := writePair(t, tls)
 	out := filepath.Join(e.out, "report.json")
 	pidfile := filepath.Join(e.run, "chronyd", "chronyd.pid")
@@ -123,13 +124,13 @@ func TestRestartForRenewedCertificate(t *testing.T) {
 	}
 
 	renewed := testcert.Write(t, t.TempDir(), []string{"renewed"}, nil, -1, -1, 0o644)
-	must(t, os.Rename(renewed.Cert, cert))
-	must(t, os.Rename(renewed.Key, key))
+	entrypointtest.Must(t, os.Rename(renewed.Cert, cert))
+	entrypointtest.Must(t, os.Rename(renewed.Key, key))
 	second := waitPID(first)
 	var r report
 	b, err := os.ReadFile(out)
-	must(t, err)
-	must(t, json.Unmarshal(b, &r))
+	entrypointtest.Must(t, err)
+	entrypointtest.Must(t, json.Unmarshal(b, &r))
 	for name, got := range map[string]string{"CapPrm": r.CapPrm, "CapEff": r.CapEff, "CapAmb": r.CapAmb} {
 		if got != capSysTime {
 			t.Errorf("restarted chronyd %s = %s, want %s", name, got, capSysTime)
@@ -141,7 +142,7 @@ func TestRestartForRenewedCertificate(t *testing.T) {
 	if !strings.Contains(h.stderr.String(), "chronyd restarted with the renewed NTS certificate") {
 		t.Errorf("restart not logged:\n%s", h.stderr)
 	}
-	must(t, h.cmd.Process.Signal(syscall.SIGTERM))
+	entrypointtest.Must(t, h.cmd.Process.Signal(syscall.SIGTERM))
 	if code := h.wait(t, 15*time.Second); code != 0 {
 		t.Errorf("exit %d after SIGTERM, want 0:\n%s", code, h.stderr)
 	}

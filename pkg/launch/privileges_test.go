@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chris-short/chrony/internal/entrypointtest"
 	"github.com/chris-short/chrony/internal/procstatus"
 
 	"github.com/chris-short/chrony/internal/testbin"
@@ -36,7 +37,7 @@ type report struct {
 func procStatus(t *testing.T, pid int) procstatus.Status {
 	t.Helper()
 	st, err := procstatus.Read(pid)
-	must(t, err)
+	entrypointtest.Must(t, err)
 	return st
 }
 
@@ -210,11 +211,11 @@ func TestPrivileges(t *testing.T) {
 			}
 			// chronyd's directory: its user's, no access for others.
 			fi, err := os.Stat(filepath.Join(e.run, "chronyd"))
-			must(t, err)
+			entrypointtest.Must(t, err)
 			if sys := fi.Sys().(*syscall.Stat_t); sys.Uid != 65534 || sys.Gid != 65534 || fi.Mode().Perm() != 0o750 {
 				t.Errorf("chronyd dir %d:%d %v, want 65534:65534 0750", sys.Uid, sys.Gid, fi.Mode())
 			}
-			must(t, h.cmd.Process.Signal(syscall.SIGTERM))
+			entrypointtest.Must(t, h.cmd.Process.Signal(syscall.SIGTERM))
 			if code := h.wait(t, 10*time.Second); code != 0 {
 				t.Errorf("exit %d after SIGTERM, want 0:\n%s", code, h.stderr)
 			}
@@ -225,7 +226,7 @@ func TestPrivileges(t *testing.T) {
 func TestStateDirNotWritable(t *testing.T) {
 	capreport := testbin.Build(t, "capreport")
 	e := newEnv(t, capreport)
-	must(t, os.Chown(e.state, 0, 0))
+	entrypointtest.Must(t, os.Chown(e.state, 0, 0))
 	h := startHelper(t, helperBinary(t), e, []string{"--bounding-set=-all,+setuid,+setgid"}, "ALLOW=none")
 	code := h.wait(t, 15*time.Second)
 	want := fmt.Sprintf("STATE_DIR=%s is not writable by uid 65534 (it is owner 0:0 mode 0755)", e.state)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/chris-short/chrony/internal/chronytest"
+	"github.com/chris-short/chrony/internal/entrypointtest"
 	"github.com/chris-short/chrony/pkg/config"
 )
 
@@ -19,11 +20,11 @@ func TestLinkChronycSocket(t *testing.T) {
 		wantErr string // "" means the link must be in place
 	}{
 		{"nothing there", func(t *testing.T, link string) {}, ""},
-		{"the right link", func(t *testing.T, link string) { must(t, os.Symlink("chronyd/chronyd.sock", link)) }, ""},
-		{"a link elsewhere", func(t *testing.T, link string) { must(t, os.Symlink("/etc/shadow", link)) }, ""},
-		{"a dangling link", func(t *testing.T, link string) { must(t, os.Symlink("nowhere/x.sock", link)) }, ""},
-		{"a regular file", func(t *testing.T, link string) { must(t, os.WriteFile(link, []byte("keep"), 0o600)) }, "is not a symlink"},
-		{"a directory", func(t *testing.T, link string) { must(t, os.Mkdir(link, 0o700)) }, "is not a symlink"},
+		{"the right link", func(t *testing.T, link string) { entrypointtest.Must(t, os.Symlink("chronyd/chronyd.sock", link)) }, ""},
+		{"a link elsewhere", func(t *testing.T, link string) { entrypointtest.Must(t, os.Symlink("/etc/shadow", link)) }, ""},
+		{"a dangling link", func(t *testing.T, link string) { entrypointtest.Must(t, os.Symlink("nowhere/x.sock", link)) }, ""},
+		{"a regular file", func(t *testing.T, link string) { entrypointtest.Must(t, os.WriteFile(link, []byte("keep"), 0o600)) }, "is not a symlink"},
+		{"a directory", func(t *testing.T, link string) { entrypointtest.Must(t, os.Mkdir(link, 0o700)) }, "is not a symlink"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

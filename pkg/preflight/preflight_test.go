@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/chris-short/chrony/internal/chronytest"
+	"github.com/chris-short/chrony/internal/entrypointtest"
 	"github.com/chris-short/chrony/internal/golden"
 	"github.com/chris-short/chrony/pkg/config"
 	"kernel.org/pub/linux/libs/security/libcap/cap"
@@ -163,17 +164,19 @@ func TestWriteFile(t *testing.T) {
 		wantErr bool
 	}{
 		{"missing", func(t *testing.T, path, target string) {}, false},
-		{"regular", func(t *testing.T, path, target string) { must(t, os.WriteFile(path, []byte("old"), 0o600)) }, false},
-		{"symlink", func(t *testing.T, path, target string) { must(t, os.Symlink(target, path)) }, true},
-		{"dangling symlink", func(t *testing.T, path, target string) { must(t, os.Symlink(target+".none", path)) }, true},
-		{"FIFO", func(t *testing.T, path, target string) { must(t, syscall.Mkfifo(path, 0o666)) }, true},
-		{"directory", func(t *testing.T, path, target string) { must(t, os.Mkdir(path, 0o755)) }, true},
+		{"regular", func(t *testing.T, path, target string) {
+			entrypointtest.Must(t, os.WriteFile(path, []byte("old"), 0o600))
+		}, false},
+		{"symlink", func(t *testing.T, path, target string) { entrypointtest.Must(t, os.Symlink(target, path)) }, true},
+		{"dangling symlink", func(t *testing.T, path, target string) { entrypointtest.Must(t, os.Symlink(target+".none", path)) }, true},
+		{"FIFO", func(t *testing.T, path, target string) { entrypointtest.Must(t, syscall.Mkfifo(path, 0o666)) }, true},
+		{"directory", func(t *testing.T, path, target string) { entrypointtest.Must(t, os.Mkdir(path, 0o755)) }, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			path, target := filepath.Join(dir, "chrony.conf"), filepath.Join(dir, "target")
-			must(t, os.WriteFile(target, []byte("precious"), 0o600))
+			entrypointtest.Must(t, os.WriteFile(target, []byte("precious"), 0o600))
 			tc.prepare(t, path, target)
 			err := WriteFile("RUN_DIR="+dir, path, []byte("new\n"))
 			if tc.wantErr {
@@ -206,10 +209,10 @@ func TestCheckDriftFile(t *testing.T) {
 		wantWarn, wantErr bool
 	}{
 		{"missing", func(t *testing.T, path string) {}, false, false},
-		{"regular", func(t *testing.T, path string) { must(t, os.WriteFile(path, []byte("1 2\n"), 0o644)) }, false, false},
-		{"FIFO", func(t *testing.T, path string) { must(t, syscall.Mkfifo(path, 0o666)) }, false, true},
-		{"symlink", func(t *testing.T, path string) { must(t, os.Symlink("/etc/passwd", path)) }, false, true},
-		{"directory", func(t *testing.T, path string) { must(t, os.Mkdir(path, 0o755)) }, false, true},
+		{"regular", func(t *testing.T, path string) { entrypointtest.Must(t, os.WriteFile(path, []byte("1 2\n"), 0o644)) }, false, false},
+		{"FIFO", func(t *testing.T, path string) { entrypointtest.Must(t, syscall.Mkfifo(path, 0o666)) }, false, true},
+		{"symlink", func(t *testing.T, path string) { entrypointtest.Must(t, os.Symlink("/etc/passwd", path)) }, false, true},
+		{"directory", func(t *testing.T, path string) { entrypointtest.Must(t, os.Mkdir(path, 0o755)) }, false, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -223,12 +226,5 @@ func TestCheckDriftFile(t *testing.T) {
 				t.Errorf("error does not name %s: %v", path, err)
 			}
 		})
-	}
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
 	}
 }

@@ -190,7 +190,7 @@ func TestHostileEnvironments(t *testing.T) {
 				t.Fatalf("stderr does not start with \"invalid environment:\":\n%s", r.Stderr)
 			}
 			for _, line := range strings.Split(strings.TrimSpace(body), "\n") {
-				if !namesVariable(line) {
+				if !configtest.NamesVariable(line) {
 					t.Errorf("error line names no variable: %q", line)
 				}
 			}
@@ -222,17 +222,6 @@ func plainFromJSON(t *testing.T, stderr string) string {
 		b.WriteString(msg + "\n")
 	}
 	return b.String()
-}
-
-// namesVariable: an error line begins with one of our variables and its value, or is about a
-// misspelt variable name.
-func namesVariable(line string) bool {
-	for _, v := range config.Variables {
-		if strings.HasPrefix(line, v.Name+"=") {
-			return true
-		}
-	}
-	return strings.Contains(line, " is not a known variable; ")
 }
 
 // TestHostileAtLoadLevel covers what exec cannot deliver (a NUL byte ends a C string; a value

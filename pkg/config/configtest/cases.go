@@ -1,6 +1,10 @@
 package configtest
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/chris-short/chrony/pkg/config"
+)
 
 // Case is one environment given to config.Load, in os.Environ form.
 type Case struct {
@@ -183,4 +187,15 @@ var Cases = []Case{
 	{"near-miss-short-name", []string{"ALOW=all", "AlLW=none"}},
 	{"near-miss-lookalike-name", []string{"ＮＴＰ_SERVERS=a.example"}},
 	{"not-near-misses", []string{"NTP=1", "HTTP_PROXY=http://proxy:3128", "NO_PROXY=localhost", "STATE=x", "GOMAXPROCS=2", "SERVERS=a", "NTPSERVERSLIST=x"}},
+}
+
+// NamesVariable says whether an error line of config.Load begins with one of the variables and
+// its value, or is about a misspelt variable name: every error must say what to fix.
+func NamesVariable(line string) bool {
+	for _, v := range config.Variables {
+		if strings.HasPrefix(line, v.Name+"=") {
+			return true
+		}
+	}
+	return strings.Contains(line, " is not a known variable; ")
 }
