@@ -1,10 +1,13 @@
 package config_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -15,7 +18,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// result is what a golden file holds for one environment: the joined errors, or the settings.
+// result is what a golden file holds for one environment: the joined errors; for the defaults
+// every setting; for any other valid environment only the settings that differ from the
+// defaults, so each golden file shows what its case is about (a field that changes where it
+// should not shows up too).
 func result(t *testing.T, env []string) string {
 	t.Helper()
 	s, err := config.Load(env)
@@ -25,11 +31,63 @@ func result(t *testing.T, env []string) string {
 		}
 		return "error:\n" + err.Error() + "\n"
 	}
-	b, jerr := json.MarshalIndent(s, "", "  ")
-	if jerr != nil {
-		t.Fatal(jerr)
+	if env == nil {
+		return "settings:\n" + indent(t, s) + "\n"
 	}
-	return "settings:\n" + string(b) + "\n"
+	defaults, err := config.Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "settings, the defaults except:\n" + diffFields(t, defaults, s)
+}
+
+// diffFields lists, in Settings' field order, each field whose JSON differs between a and b,
+// with b's value ("unset" when b omits it).
+func diffFields(t *testing.T, a, b *config.Settings) string {
+	t.Helper()
+	am, bm := fields(t, a), fields(t, b)
+	var out strings.Builder
+	typ := reflect.TypeOf(*a)
+	for i := range typ.NumField() {
+		name := typ.Field(i).Name
+		av, aok := am[name]
+		bv, bok := bm[name]
+		if aok == bok && bytes.Equal(av, bv) {
+			continue
+		}
+		if !bok {
+			fmt.Fprintf(&out, "%s: unset\n", name)
+			continue
+		}
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, bv, "", "  "); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&out, "%s: %s\n", name, buf.String())
+	}
+	return out.String()
+}
+
+func fields(t *testing.T, s *config.Settings) map[string]json.RawMessage {
+	t.Helper()
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func indent(t *testing.T, s *config.Settings) string {
+	t.Helper()
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func TestLoad(t *testing.T) {
