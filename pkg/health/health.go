@@ -11,12 +11,6 @@ import (
 	"github.com/chris-short/chrony/pkg/chrony"
 )
 
-// Communicator is what the judgement needs of a chronyd connection: one request, one reply.
-// *chrony.Client implements it.
-type Communicator interface {
-	Communicate(ctx context.Context, req fbchrony.RequestPacket) (fbchrony.ResponsePacket, error)
-}
-
 // Result is a probe's answer.
 type Result struct {
 	// OK is true when chronyd is live (Live) or ready (Ready).
@@ -70,7 +64,7 @@ const (
 )
 
 // Live reports whether chronyd answers a tracking request before ctx's deadline.
-func Live(ctx context.Context, c Communicator) Result {
+func Live(ctx context.Context, c chrony.Communicator) Result {
 	tr, err := chrony.Tracking(ctx, c)
 	if err != nil {
 		return failed(err)
@@ -83,7 +77,7 @@ func Live(ctx context.Context, c Communicator) Result {
 // th.MaxDistance. The local clock (`local stratum`) counts when chronyd has no source that
 // could give it time (offline mode: no sources, or only ntpd's 127.127.x.x pseudo-addresses,
 // which in chrony are ordinary addresses that never answer with time) or when th.AllowLocal.
-func Ready(ctx context.Context, c Communicator, th Thresholds) Result {
+func Ready(ctx context.Context, c chrony.Communicator, th Thresholds) Result {
 	maxDist := th.MaxDistance
 	if maxDist <= 0 {
 		maxDist = DefaultMaxDistance
@@ -168,7 +162,7 @@ type Unresolved struct {
 }
 
 // UnresolvedSources asks chronyd which sources have no address.
-func UnresolvedSources(ctx context.Context, c Communicator) (Unresolved, error) {
+func UnresolvedSources(ctx context.Context, c chrony.Communicator) (Unresolved, error) {
 	act, err := chrony.Activity(ctx, c)
 	if err != nil || act.Unresolved == 0 {
 		return Unresolved{}, err
@@ -181,7 +175,7 @@ func UnresolvedSources(ctx context.Context, c Communicator) (Unresolved, error) 
 }
 
 // allSources lists every source and what chronyd says of those without an address.
-func allSources(ctx context.Context, c Communicator) ([]fbchrony.SourceData, Unresolved, error) {
+func allSources(ctx context.Context, c chrony.Communicator) ([]fbchrony.SourceData, Unresolved, error) {
 	srcs, err := chrony.Sources(ctx, c)
 	if err != nil {
 		return nil, Unresolved{}, err
@@ -192,7 +186,7 @@ func allSources(ctx context.Context, c Communicator) ([]fbchrony.SourceData, Unr
 
 // unresolvedIn asks for the activity count and, when it is not zero, the names of the
 // placeholder sources among srcs (the whole list).
-func unresolvedIn(ctx context.Context, c Communicator, srcs []fbchrony.SourceData) (Unresolved, error) {
+func unresolvedIn(ctx context.Context, c chrony.Communicator, srcs []fbchrony.SourceData) (Unresolved, error) {
 	act, err := chrony.Activity(ctx, c)
 	if err != nil || act.Unresolved == 0 {
 		return Unresolved{}, err
@@ -202,7 +196,7 @@ func unresolvedIn(ctx context.Context, c Communicator, srcs []fbchrony.SourceDat
 
 // unresolvedNames asks for the name of each placeholder source (family IPAddrID, "ID#<n>"),
 // each name once. A failed request leaves the names out: the count still says it.
-func unresolvedNames(ctx context.Context, c Communicator, srcs []fbchrony.SourceData) []string {
+func unresolvedNames(ctx context.Context, c chrony.Communicator, srcs []fbchrony.SourceData) []string {
 	var names []string
 	seen := map[string]bool{}
 	for i := range srcs {
@@ -319,7 +313,7 @@ func reachableCandidate(srcs []fbchrony.SourceData) *fbchrony.SourceData {
 // selectedSource asks for sources in chronyd's order and stops at the selected one (state
 // sync): a probe runs every few seconds, and a synchronised chronyd then costs one request
 // fewer per source listed after it. With none selected, srcs holds every source, to say why.
-func selectedSource(ctx context.Context, c Communicator) (sel *fbchrony.SourceData, srcs []fbchrony.SourceData, err error) {
+func selectedSource(ctx context.Context, c chrony.Communicator) (sel *fbchrony.SourceData, srcs []fbchrony.SourceData, err error) {
 	n, err := chrony.NSources(ctx, c)
 	if err != nil {
 		return nil, nil, err

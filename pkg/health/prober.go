@@ -24,7 +24,7 @@ type Prober struct {
 
 // Live dials chronyd and reports Live.
 func (p Prober) Live(ctx context.Context) Result {
-	return p.ask(ctx, func(ctx context.Context, c Communicator) Result { return Live(ctx, c) })
+	return p.ask(ctx, func(ctx context.Context, c chrony.Communicator) Result { return Live(ctx, c) })
 }
 
 // Ready dials chronyd and reports Ready with p.Thresholds.
@@ -32,19 +32,19 @@ func (p Prober) Ready(ctx context.Context) Result {
 	if r := p.checkServing(); !r.OK {
 		return r
 	}
-	return p.ask(ctx, func(ctx context.Context, c Communicator) Result { return Ready(ctx, c, p.Thresholds) })
+	return p.ask(ctx, func(ctx context.Context, c chrony.Communicator) Result { return Ready(ctx, c, p.Thresholds) })
 }
 
 // ReadyOn is Ready's judgement on a connection the caller holds (the metrics collector's):
 // the same checks, in the same order, without dialling.
-func (p Prober) ReadyOn(ctx context.Context, c Communicator) Result {
+func (p Prober) ReadyOn(ctx context.Context, c chrony.Communicator) Result {
 	if r := p.checkServing(); !r.OK {
 		return r
 	}
 	return Ready(ctx, c, p.Thresholds)
 }
 
-func (p Prober) ask(ctx context.Context, judge func(context.Context, Communicator) Result) Result {
+func (p Prober) ask(ctx context.Context, judge func(context.Context, chrony.Communicator) Result) Result {
 	timeout := p.Timeout
 	if timeout <= 0 {
 		timeout = chrony.DefaultTimeout

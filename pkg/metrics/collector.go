@@ -61,7 +61,7 @@ type Options struct {
 	// Ready judges chrony_container_ready on the collector's connection (Extended only); the
 	// entrypoint passes health.Prober.ReadyOn, the judgement of `probe ready` and /readyz.
 	// Nil: health.Ready with default thresholds.
-	Ready func(context.Context, health.Communicator) health.Result
+	Ready func(context.Context, chrony.Communicator) health.Result
 	// SourceNames labels sources (source_name, tracking_name) with the name chronyd was
 	// configured with, asked over the command socket, where chrony_exporter shows a reverse
 	// DNS name or the address. A source chronyd has no name for keeps its address.

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/chris-short/chrony/pkg/chrony"
 	"github.com/chris-short/chrony/pkg/health"
 )
 
@@ -42,7 +43,7 @@ func (c *Collector) extended(s *scrape) {
 	}
 	judge := c.opts.Ready
 	if judge == nil {
-		judge = func(ctx context.Context, c health.Communicator) health.Result {
+		judge = func(ctx context.Context, c chrony.Communicator) health.Result {
 			return health.Ready(ctx, c, health.Thresholds{})
 		}
 	}

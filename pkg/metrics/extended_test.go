@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/chris-short/chrony/pkg/chrony"
 	"github.com/chris-short/chrony/pkg/chrony/chronyfake"
 	"github.com/chris-short/chrony/pkg/health"
 )
@@ -158,8 +159,8 @@ func TestLabelValuesEnumerable(t *testing.T) {
 }
 
 // readyWithin is health.Ready with a root distance threshold, as Options.Ready.
-func readyWithin(d time.Duration) func(context.Context, health.Communicator) health.Result {
-	return func(ctx context.Context, c health.Communicator) health.Result {
+func readyWithin(d time.Duration) func(context.Context, chrony.Communicator) health.Result {
+	return func(ctx context.Context, c chrony.Communicator) health.Result {
 		return health.Ready(ctx, c, health.Thresholds{MaxDistance: d})
 	}
 }

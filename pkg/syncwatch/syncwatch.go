@@ -23,7 +23,7 @@ const (
 
 // Conn is one connection to chronyd: requests, then Close. *chrony.Client implements it.
 type Conn interface {
-	health.Communicator
+	chrony.Communicator
 	Close() error
 }
 
