@@ -48,19 +48,31 @@ func SourceData(ctx context.Context, c Communicator, i int) (*fbchrony.SourceDat
 
 // Sources asks for the count of sources and then each one, in chronyd's order.
 func Sources(ctx context.Context, c Communicator) ([]fbchrony.SourceData, error) {
-	n, err := NSources(ctx, c)
-	if err != nil {
+	out := []fbchrony.SourceData{}
+	if _, err := EachSource(ctx, c, func(s *fbchrony.SourceData) bool { out = append(out, *s); return true }); err != nil {
 		return nil, err
 	}
-	out := make([]fbchrony.SourceData, 0, n)
+	return out, nil
+}
+
+// EachSource asks for the count of sources, then for each source in chronyd's order, handing
+// it to each until each returns false. n is the count chronyd reported, known even when a
+// later request fails; -1 when the count itself could not be had.
+func EachSource(ctx context.Context, c Communicator, each func(*fbchrony.SourceData) bool) (n int, err error) {
+	n, err = NSources(ctx, c)
+	if err != nil {
+		return -1, err
+	}
 	for i := range n {
 		s, err := SourceData(ctx, c, i)
 		if err != nil {
-			return nil, err
+			return n, err
 		}
-		out = append(out, *s)
+		if !each(s) {
+			break
+		}
 	}
-	return out, nil
+	return n, nil
 }
 
 // Activity asks for chronyd's `activity` report: how many sources are online, offline, and

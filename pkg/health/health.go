@@ -314,20 +314,22 @@ func reachableCandidate(srcs []fbchrony.SourceData) *fbchrony.SourceData {
 // sync): a probe runs every few seconds, and a synchronised chronyd then costs one request
 // fewer per source listed after it. With none selected, srcs holds every source, to say why.
 func selectedSource(ctx context.Context, c chrony.Communicator) (sel *fbchrony.SourceData, srcs []fbchrony.SourceData, err error) {
-	n, err := chrony.NSources(ctx, c)
-	if err != nil {
-		return nil, nil, err
-	}
-	srcs = make([]fbchrony.SourceData, 0, n)
-	for i := range n {
-		s, err := chrony.SourceData(ctx, c, i)
-		if err != nil {
-			return nil, nil, err
-		}
+	_, err = chrony.EachSource(ctx, c, func(s *fbchrony.SourceData) bool {
 		if s.State == fbchrony.SourceStateSync {
-			return s, nil, nil
+			sel = s
+			return false
 		}
 		srcs = append(srcs, *s)
+		return true
+	})
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case sel != nil:
+		return sel, nil, nil
+	}
+	if srcs == nil {
+		srcs = []fbchrony.SourceData{}
 	}
 	return nil, srcs, nil
 }

@@ -35,19 +35,14 @@ var (
 )
 
 func collectSources(s *scrape) error {
-	n, err := chrony.NSources(s.ctx, s.c)
+	// All source lines first, then ntpdata, as chrony_exporter: a failure part way emits none.
+	var srcs []fbchrony.SourceData
+	n, err := chrony.EachSource(s.ctx, s.c, func(d *fbchrony.SourceData) bool { srcs = append(srcs, *d); return true })
+	if n >= 0 {
+		s.nSources = n
+	}
 	if err != nil {
 		return err
-	}
-	s.nSources = n
-	// All source lines first, then ntpdata, as chrony_exporter: a failure part way emits none.
-	srcs := make([]fbchrony.SourceData, 0, n)
-	for i := range n {
-		d, err := chrony.SourceData(s.ctx, s.c, i)
-		if err != nil {
-			return err
-		}
-		srcs = append(srcs, *d)
 	}
 	if s.opts.SourceNames {
 		s.askNames(srcs)
