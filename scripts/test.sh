@@ -3,7 +3,9 @@
 # privilege tests switch users and capabilities; the container tests talk to dockerd).
 #
 # Needs: Go, Debian's apt (for chronyd, fetched into .cache, never installed), a running dockerd,
-# docker-compose. .ci/run installs and starts those on a fresh machine, then calls this script.
+# docker-compose, and for the Kubernetes tests containerd, runc, openssl and iproute2 (the
+# cluster's other parts are built or fetched into .cache by scripts/k8s-up.sh). .ci/run
+# installs and starts those on a fresh machine, then calls this script.
 #
 # Environment: FUZZTIME (default 20s) per fuzz target; CHRONY_VERSIONS (default "4.3 4.6.1 4.9"):
 # the chrony releases the packages that start a real chronyd run against (the first one also
@@ -47,7 +49,15 @@ if ! docker info >/dev/null 2>&1; then
 	exit 1
 fi
 
-step "go test with chrony ${versions[0]} (unit, integration with the real chronyd -x, container end-to-end)"
+step "Kubernetes test cluster for test/k8s (scripts/k8s-up.sh; scripts/k8s-down.sh on exit)"
+# Builds the Kubernetes binaries into .cache/k8s the first time (about 9 minutes on 2 cores).
+# A cluster that cannot come up fails the run here; test/k8s fails without it too.
+trap 'scripts/k8s-down.sh' EXIT
+trap 'exit 130' INT TERM
+CHRONY_K8S_ENV=$(scripts/k8s-up.sh)
+export CHRONY_K8S_ENV CHRONY_K8S_REQUIRED=1
+
+step "go test with chrony ${versions[0]} (unit, integration with the real chronyd -x, container end-to-end, Kubernetes)"
 CHRONY_VERSION=${versions[0]} go test -count=1 -timeout 30m ./...
 
 # The packages that start a real chronyd (found by what their tests call), once per other
