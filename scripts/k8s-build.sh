@@ -1,6 +1,7 @@
 #!/bin/sh
 # Builds the Kubernetes binaries the cluster tests run (kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubelet, kubectl) from the Go module proxy into the ignored .cache/k8s/bin.
+# kube-scheduler, kubelet, kubectl, plus crictl and helm) from the Go module proxy into the
+# ignored .cache/k8s/bin.
 # `go install k8s.io/kubernetes/...@v` is refused because kubernetes' go.mod replaces its staging
 # modules with local paths; a throwaway module that requires k8s.io/kubernetes and replaces each
 # staging module with its published v0.x release builds them. Skips binaries already built for
@@ -9,6 +10,7 @@ set -eu
 
 KUBE_VERSION=${KUBE_VERSION:-v1.37.2}
 CRICTL_VERSION=${CRICTL_VERSION:-v1.37.0}
+HELM_VERSION=${HELM_VERSION:-v3.22.0}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${K8S_CACHE:-$root/.cache/k8s}
 src=$cache/src
@@ -22,6 +24,7 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$KUBE_VERSION" ]; then
 		[ -x "$bin/$b" ] || missing=1
 	done
 	[ -x "$bin/crictl" ] || missing=1
+	[ -x "$bin/helm" ] || missing=1
 	[ -z "$missing" ] && exit 0
 fi
 
@@ -69,4 +72,9 @@ echo "$KUBE_VERSION" >"$stamp"
 if [ ! -x "$bin/crictl" ]; then
 	echo "k8s-build: building crictl $CRICTL_VERSION" >&2
 	CGO_ENABLED=0 GOBIN=$bin go install -trimpath -ldflags "-s -w" "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION"
+fi
+# helm: the chart tests (test/k8s) lint, render and install charts/chrony with it.
+if [ ! -x "$bin/helm" ]; then
+	echo "k8s-build: building helm $HELM_VERSION" >&2
+	CGO_ENABLED=0 GOBIN=$bin go install -trimpath -ldflags "-s -w" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 fi

@@ -219,28 +219,49 @@ func TestCluster(t *testing.T) {
 			}
 			assertStoredSafe(t)
 		}},
-		{"tiered: the DaemonSet synchronises from the server pods", func(t *testing.T) {
+		{"tiered: the DaemonSet prefers the server pods, and keeps time through the fallback without them", func(t *testing.T) {
+			// The documented tiered sources (daemonset.yaml), with addresses for names: no
+			// cluster DNS here. In-cluster servers with prefer; the fallback (the test's
+			// upstream stands in for the public pool) without.
 			var ips, sources []string
 			for _, p := range pods(t, "chrony", serverSelector) {
 				ips = append(ips, p.Status.PodIP)
-				sources = append(sources, p.Status.PodIP+" iburst minpoll 0 maxpoll 0")
+				sources = append(sources, p.Status.PodIP+" iburst prefer minpoll 0 maxpoll 0")
 			}
+			sources = append(sources, upstreamSource())
 			orig := readManifest(t, repoRoot(t), "daemonset.yaml")
 			e := clusterEdits(t, "daemonset.yaml", imageV2, dsHTTP)
 			e.Sources = strings.Join(sources, ",")
 			apply(t, dir, "daemonset.yaml", testCopy(orig, e))
 			kubectl(t, "-n", "kube-system", "rollout", "status", "daemonset/chrony", "--timeout=300s")
+			var node string
 			waitFor(t, 3*time.Minute, "node clock synchronised to a server pod", func() (bool, string) {
 				ps := pods(t, "kube-system", nodeSelector)
 				if len(ps) != 1 || !podReady(ps[0]) {
 					return false, fmt.Sprintf("%d node pods, not ready", len(ps))
 				}
+				node = ps[0].Name
 				f := tracking(t, ps[0].Namespace, ps[0].Name)
 				m := referenceIP.FindStringSubmatch(f["Reference ID"])
 				return f["Stratum"] == "3" && m != nil && slices.Contains(ips, m[1]) && f["Leap status"] == "Normal",
 					fmt.Sprintf("tracking %v, server pods %v", f, ips)
 			})
 			assertStoredSafe(t)
+
+			// All server pods gone: the node keeps serving time (probe ready passes: a reachable
+			// candidate, the fallback) for as long as the servers' readiness took to fail.
+			kubectl(t, "-n", "chrony", "scale", "deployment/chrony", "--replicas=0")
+			waitFor(t, 2*time.Minute, "server pods gone", func() (bool, string) {
+				n := len(pods(t, "chrony", serverSelector))
+				return n == 0, fmt.Sprintf("%d left", n)
+			})
+			for end := time.Now().Add(40 * time.Second); time.Now().Before(end); time.Sleep(2 * time.Second) {
+				if out, err := execIn("kube-system", node, "/usr/local/bin/entrypoint", "probe", "ready"); err != nil {
+					t.Fatalf("node clock not ready without the server pods, despite the fallback: %v\n%s", err, out)
+				}
+			}
+			kubectl(t, "-n", "chrony", "scale", "deployment/chrony", "--replicas=3")
+			kubectl(t, "-n", "chrony", "rollout", "status", "deployment/chrony", "--timeout=240s")
 		}},
 	}
 	for _, s := range steps {

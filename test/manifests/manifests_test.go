@@ -480,3 +480,32 @@ func TestProbeCommandsExist(t *testing.T) {
 		})
 	}
 }
+
+// TestDocumentedSettings checks the variable settings the manifests' comments tell users to
+// paste (the tiered layout's sources): each comment block of `#   NAME: "value"` lines must be
+// accepted by the entrypoint's validation.
+func TestDocumentedSettings(t *testing.T) {
+	re := regexp.MustCompile(`(?m)^#\s+([A-Z_]+): "([^"]*)"\s*$`)
+	files, _ := filepath.Glob(filepath.Join(chronytest.RepoRoot(t), "kubernetes", "*.yaml"))
+	n := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllStringSubmatch(string(data), -1) {
+			n++
+			t.Run(filepath.Base(f)+" "+m[1], func(t *testing.T) {
+				if !slices.Contains(knownVariables(), m[1]) {
+					t.Fatalf("documents unknown variable %s", m[1])
+				}
+				if _, err := config.Load([]string{m[1] + "=" + m[2]}); err != nil {
+					t.Errorf("%s=%q is rejected: %v", m[1], m[2], err)
+				}
+			})
+		}
+	}
+	if n < 3 {
+		t.Errorf("found %d documented settings in kubernetes/*.yaml, want the tiered layout's (at least 3)", n)
+	}
+}
