@@ -266,6 +266,12 @@ func TestCluster(t *testing.T) {
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, s.fn) {
+			// What the cluster looked like, for the failure's cause.
+			for _, args := range [][]string{{"get", "pods", "--all-namespaces", "-o", "wide"},
+				{"get", "events", "--all-namespaces", "--field-selector", "type=Warning"}} {
+				out, _ := k8sRun(args...)
+				t.Logf("kubectl %s:\n%s", strings.Join(args, " "), out)
+			}
 			t.Fatalf("step %q failed; the later steps need it", s.name)
 		}
 	}

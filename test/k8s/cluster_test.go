@@ -153,7 +153,8 @@ func (c *cluster) run(ctx context.Context, stdin []byte, args ...string) (string
 // kubectl runs kubectl with a deadline and fails the test on error.
 func kubectl(t *testing.T, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	// Longer than any --timeout the tests pass (rollout status: 300s).
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	out, err := k8s.run(ctx, nil, args...)
 	if err != nil {
