@@ -333,6 +333,35 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool
 // Kubernetes section, in order.
 func readmeApplyCommands(t *testing.T) [][]string {
 	t.Helper()
+	var cmds [][]string
+	for _, f := range readmeKubernetesCommands(t) {
+		if len(f) == 4 && f[0] == "kubectl" && f[1] == "apply" && f[2] == "-f" && strings.HasPrefix(f[3], "kubernetes/") {
+			cmds = append(cmds, f)
+		}
+	}
+	if len(cmds) == 0 {
+		t.Fatal("README: no `kubectl apply -f kubernetes/...` in a Kubernetes section")
+	}
+	return cmds
+}
+
+// readmeHelmInstall returns the README's first `helm install` command (the chart with its
+// defaults), split into words.
+func readmeHelmInstall(t *testing.T) []string {
+	t.Helper()
+	for _, f := range readmeKubernetesCommands(t) {
+		if len(f) > 2 && f[0] == "helm" && f[1] == "install" {
+			return f
+		}
+	}
+	t.Fatal("README: no `helm install` in a Kubernetes section")
+	return nil
+}
+
+// readmeKubernetesCommands returns the kubectl and helm command lines of the README's
+// Kubernetes sections, comments cut, split into words.
+func readmeKubernetesCommands(t *testing.T) [][]string {
+	t.Helper()
 	data, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
 	if err != nil {
 		t.Fatal(err)
@@ -349,13 +378,9 @@ func readmeApplyCommands(t *testing.T) [][]string {
 			continue
 		}
 		cmd, _, _ := strings.Cut(l, "#")
-		f := strings.Fields(cmd)
-		if len(f) == 4 && f[0] == "kubectl" && f[1] == "apply" && f[2] == "-f" && strings.HasPrefix(f[3], "kubernetes/") {
+		if f := strings.Fields(cmd); len(f) > 0 && (f[0] == "kubectl" || f[0] == "helm") {
 			cmds = append(cmds, f)
 		}
-	}
-	if len(cmds) == 0 {
-		t.Fatal("README: no `kubectl apply -f kubernetes/...` in a Kubernetes section")
 	}
 	return cmds
 }

@@ -293,13 +293,23 @@ func TestChartOnCluster(t *testing.T) {
 	}
 	repo, tag, _ := strings.Cut(imageV1, ":")
 	start := time.Now()
-	out, err := helm(t, "install", "chrony", chartDir(t), "--namespace", "kube-system", "--wait", "--timeout", "5m",
+	// The README's command, with the chart's path in this checkout and the test's values.
+	args := readmeHelmInstall(t)[1:]
+	for i, a := range args {
+		if a == "charts/chrony" {
+			args[i] = chartDir(t)
+		}
+	}
+	if !slices.Equal(args, []string{"install", "chrony", chartDir(t), "--namespace", "kube-system"}) {
+		t.Fatalf("README's first helm install is %q: this test installs release chrony from charts/chrony into kube-system; update one of them", args)
+	}
+	out, err := helm(t, append(args, "--wait", "--timeout", "5m",
 		"--set", "image.repository="+repo, "--set", "image.tag="+tag, "--set", "image.pullPolicy=Never",
 		"--set", "nodeClock.clockControl=off",
 		"--set-string", "nodeClock.pools=", "--set-string", "nodeClock.servers="+upstreamSource(),
 		"--set-string", "server.pools=", "--set-string", "server.servers="+upstreamSource(),
 		"--set", fmt.Sprintf("nodeClock.metricsPort=%d", port),
-		"--set", "nodeClock.stateHostPath="+filepath.Join(k8s.hostPath, "helm-var-lib-chrony"))
+		"--set", "nodeClock.stateHostPath="+filepath.Join(k8s.hostPath, "helm-var-lib-chrony"))...)
 	if err != nil {
 		t.Fatal(err)
 	}
