@@ -66,6 +66,8 @@ func main() {
 }
 
 type bench struct {
+	errs     int
+	firstErr error
 	chronyd  string
 	dir      string
 	nextPort int
@@ -82,6 +84,16 @@ type instance struct {
 	socket string
 	cmd    *exec.Cmd
 	done   chan struct{}
+}
+
+// noteErr counts a failed question to a client; phase prints the count and the first.
+func (b *bench) noteErr(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.errs++
+	if b.firstErr == nil {
+		b.firstErr = err
+	}
 }
 
 func (b *bench) port() int {
@@ -178,7 +190,12 @@ func (in *instance) source(opts string) string {
 
 // query dials in's command socket for one request.
 func (b *bench) query(ctx context.Context, in *instance, fn func(c *chrony.Client) error) error {
-	c, err := chrony.Dial(ctx, in.socket, b.dir)
+	// A directory of its own for the client sockets: Dial sweeps it of dead clients' dirs.
+	q := filepath.Join(b.dir, "q")
+	if err := os.MkdirAll(q, 0o755); err != nil {
+		return err
+	}
+	c, err := chrony.Dial(ctx, in.socket, q)
 	if err != nil {
 		return err
 	}
@@ -249,7 +266,7 @@ func (b *bench) build(nServers, nClients int, withFallback bool) (*fleet, error)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			c, err := b.start("client", "", lines)
+			c, err := b.start("node", "", lines)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -290,7 +307,7 @@ func (b *bench) survey(f *fleet) []clientState {
 			defer func() { <-sem }()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			b.query(ctx, c, func(cl *chrony.Client) error {
+			err := b.query(ctx, c, func(cl *chrony.Client) error {
 				r := health.Ready(ctx, cl, health.Thresholds{MaxDistance: time.Second})
 				tr, err := chrony.Tracking(ctx, cl)
 				if err != nil {
@@ -299,6 +316,9 @@ func (b *bench) survey(f *fleet) []clientState {
 				out[i] = clientState{ready: r.OK, ref: tr.IPAddr.String(), offset: tr.LastOffset}
 				return nil
 			})
+			if err != nil {
+				b.noteErr(fmt.Errorf("ask client %s: %w", c.socket, err))
+			}
 		}()
 	}
 	wg.Wait()
@@ -457,6 +477,12 @@ func (b *bench) phase(f *fleet, what string, d time.Duration, gone string) {
 	}
 	fmt.Printf("; at the end ready %d/%d, referencing a live server %d, the fallback %d, a dead server %d\n",
 		countReady(final), len(f.clients), live, fallback, dead)
+	b.mu.Lock()
+	if b.errs > 0 {
+		fmt.Printf("  (%d questions to clients failed; the first: %v)\n", b.errs, b.firstErr)
+		b.errs, b.firstErr = 0, nil
+	}
+	b.mu.Unlock()
 }
 
 func (in *instance) running() bool {
