@@ -8,9 +8,11 @@
 # Prints the env file to source: KUBECONFIG, CONTAINERD_ADDRESS, CHRONY_K8S_STATE, ...
 #
 # What it changes on the machine, all undone by k8s-down.sh (which runs by itself when bring-up
-# fails): kubelet's kernel sysctls (saved first), mounts under the state dir and /run/netns,
-# the bridge chrony-k8s0, the cgroup tree /chrony-k8s in each cgroup v1 hierarchy, the KUBE-*
-# iptables chains kubelet adds, /var/log/containers and /var/lib/cni when it creates them.
+# fails): kubelet's kernel sysctls (vm.overcommit_memory, kernel.panic, kernel.panic_on_oops
+# here; saved first), mounts under the state dir, the pods' network namespaces and veths, the
+# bridge chrony-k8s0, the cgroup tree /chrony-k8s in each cgroup v1 hierarchy, the KUBE-*
+# iptables chains kubelet adds, its symlinks in /var/log/containers and containerd's CNI cache
+# entries in /var/lib/cni (each directory removed when bring-up created it and it is empty).
 # Processes: each one is started here and recorded by PID in $STATE/pids; nothing else is
 # stopped. The pod network 10.244.0.0/24 has no default route: pods reach only each other and
 # this machine (10.244.0.1), never anything beyond it.
