@@ -47,8 +47,15 @@ for c in containerd runc containerd-shim-runc-v2 ctr openssl ip docker go apt-ge
 	command -v "$c" >/dev/null 2>&1 || die "$c not found (.ci/run installs it: containerd, runc, openssl, iproute2, docker.io)"
 done
 
+# One cluster per machine (fixed ports, bridge and subnet). A running one belongs to someone
+# else's run: refuse rather than tear it down. Leftovers of a dead one are cleaned up.
 if [ -e "$state" ]; then
-	log "state $state exists: tearing the previous cluster down first"
+	for f in "$state"/pids/*.pid; do
+		if [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; then
+			die "a cluster is running from $state (another test run?): wait for it, or stop it with scripts/k8s-down.sh"
+		fi
+	done
+	log "state $state of a stopped cluster exists: cleaning it up first"
 	"$repo/scripts/k8s-down.sh"
 fi
 

@@ -51,10 +51,11 @@ fi
 
 step "Kubernetes test cluster for test/k8s (scripts/k8s-up.sh; scripts/k8s-down.sh on exit)"
 # Builds the Kubernetes binaries into .cache/k8s the first time (about 9 minutes on 2 cores).
-# A cluster that cannot come up fails the run here; test/k8s fails without it too.
+# A cluster that cannot come up fails the run here (k8s-up.sh cleans up after itself; it refuses
+# to touch a cluster another run is using); test/k8s fails without it too.
+CHRONY_K8S_ENV=$(scripts/k8s-up.sh)
 trap 'scripts/k8s-down.sh' EXIT
 trap 'exit 130' INT TERM
-CHRONY_K8S_ENV=$(scripts/k8s-up.sh)
 export CHRONY_K8S_ENV CHRONY_K8S_REQUIRED=1
 
 step "go test with chrony ${versions[0]} (unit, integration with the real chronyd -x, container end-to-end, Kubernetes)"
