@@ -79,6 +79,15 @@ func TestDaemonSetClockControl(t *testing.T) {
 			}
 			apply(t, dir, "daemonset.yaml", c)
 			assertStoredSafe(t)
+			// The API server stored the variant's security context as sent.
+			var stored object
+			getJSON(t, &stored, "-n", "kube-system", "get", "daemonset", "chrony")
+			sent, got := flatten("", chronySecurityContext(c[0])), flatten("", chronySecurityContext(stored))
+			for k, v := range sent {
+				if fmt.Sprint(got[k]) != fmt.Sprint(v) {
+					t.Errorf("stored securityContext.%s = %v, sent %v", k, got[k], v)
+				}
+			}
 			var r capReport
 			waitFor(t, 3*time.Minute, "the capability report", func() (bool, string) {
 				data, err := os.ReadFile(filepath.Join(hostDir, out))
@@ -102,4 +111,15 @@ func TestDaemonSetClockControl(t *testing.T) {
 		})
 	}
 	kubectl(t, "-n", "kube-system", "delete", "daemonset", "chrony", "--wait=true")
+}
+
+// chronySecurityContext is the chrony container's securityContext in a workload.
+func chronySecurityContext(o object) object {
+	for _, c := range list(podSpec(o), "containers") {
+		if c["name"] == "chrony" {
+			sc, _ := c["securityContext"].(object)
+			return sc
+		}
+	}
+	return nil
 }
