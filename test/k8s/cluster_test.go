@@ -186,12 +186,6 @@ func (c *cluster) ctr(ctx context.Context, stdin []byte, args ...string) error {
 // cluster's containerd under the two test tags; the docker images are removed again.
 func (c *cluster) importStandin(ctx context.Context) error {
 	repo := repoRoot(nil)
-	chronyRoot := filepath.Join(repo, ".cache", "chrony", "root")
-	if _, err := os.Stat(filepath.Join(chronyRoot, "usr", "sbin", "chronyd")); err != nil {
-		if out, err := exec.CommandContext(ctx, filepath.Join(repo, "scripts", "fetch-chrony.sh")).CombinedOutput(); err != nil {
-			return fmt.Errorf("scripts/fetch-chrony.sh: %w: %s", err, out)
-		}
-	}
 	work, err := os.MkdirTemp("", "chrony-k8s")
 	if err != nil {
 		return err
@@ -199,7 +193,7 @@ func (c *cluster) importStandin(ctx context.Context) error {
 	defer os.RemoveAll(work)
 	tag := fmt.Sprintf("chrony-k8s-%d:standin", os.Getpid())
 	defer exec.Command("docker", "rmi", "-f", tag, tag+"-rootfs").Run()
-	if _, err := standin.Build(ctx, standin.Options{Repo: repo, ChronyRoot: chronyRoot, Tag: tag, WorkDir: work}); err != nil {
+	if _, err := standin.Build(ctx, standin.Options{Repo: repo, Tag: tag, WorkDir: work}); err != nil {
 		return err
 	}
 	saved, err := exec.CommandContext(ctx, "docker", "save", tag).Output()

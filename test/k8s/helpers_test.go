@@ -103,13 +103,12 @@ func execIn(ns, pod string, cmd ...string) (string, error) {
 	return k8s.run(ctx, nil, append([]string{"-n", ns, "exec", pod, "-c", "chrony", "--"}, cmd...)...)
 }
 
-// tracking runs `entrypoint chronyc tracking` in the pod (the README's way: chronyc asking this
-// container's chronyd) and returns its fields. A bare `chronyc tracking` answered "506 Cannot
-// talk to daemon" here: chronyc's compiled-in socket is /run/chrony/chronyd.sock, the
-// entrypoint's /run/chrony/chronyd/chronyd.sock.
+// tracking runs `chronyc tracking` in the pod, as a user would with kubectl exec, and returns
+// its fields. (Before the image linked chronyc's default socket path to chronyd's socket, this
+// answered "506 Cannot talk to daemon"; `entrypoint chronyc tracking` worked.)
 func tracking(t *testing.T, ns, pod string) map[string]string {
 	t.Helper()
-	out, err := execIn(ns, pod, "/usr/local/bin/entrypoint", "chronyc", "tracking")
+	out, err := execIn(ns, pod, "chronyc", "tracking")
 	if err != nil {
 		t.Fatalf("chronyc tracking in %s/%s: %v\n%s", ns, pod, err, out)
 	}
