@@ -208,7 +208,7 @@ func (b *bench) ntpHits(in *instance) (uint64, error) {
 	defer cancel()
 	var n uint64
 	err := b.query(ctx, in, func(c *chrony.Client) error {
-		st, err := c.ServerStats(ctx)
+		st, err := chrony.GetServerStats(ctx, c)
 		if err == nil {
 			n = st.NTPHits
 		}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chris-short/chrony/internal/needs"
 	"github.com/chris-short/chrony/test/standin"
 )
 
@@ -83,8 +83,8 @@ func repoRoot(t testing.TB) string {
 func setup() (*cluster, string, error) {
 	envFile := os.Getenv("CHRONY_K8S_ENV")
 	if envFile == "" {
-		if os.Getenv("CHRONY_K8S_REQUIRED") == "1" {
-			return nil, "", errors.New("CHRONY_K8S_REQUIRED=1 but CHRONY_K8S_ENV is unset: scripts/k8s-up.sh did not run")
+		if os.Getenv("CHRONY_K8S_REQUIRED") == "1" || os.Getenv(needs.StrictVar) == "1" {
+			return nil, "", fmt.Errorf("CHRONY_K8S_REQUIRED=1 or %s=1 but CHRONY_K8S_ENV is unset: scripts/k8s-up.sh did not run", needs.StrictVar)
 		}
 		return nil, "no cluster: as root, run `scripts/k8s-up.sh` (it prints the env file), then " +
 			"`CHRONY_K8S_ENV=/tmp/chrony-k8s/env go test ./test/k8s`, then `scripts/k8s-down.sh`; scripts/test.sh does all three", nil

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chris-short/chrony/internal/needs"
 	"github.com/chris-short/chrony/pkg/config"
 )
 
@@ -34,7 +35,8 @@ func helmBinary(t *testing.T) string {
 	if os.Getenv("CHRONY_K8S_REQUIRED") == "1" {
 		t.Fatalf("no helm at %v: scripts/k8s-build.sh builds it", candidates)
 	}
-	t.Skipf("no helm at %v: run scripts/k8s-build.sh (it builds helm into .cache/k8s/bin)", candidates)
+	needs.Missing(t, "no helm", "run scripts/k8s-build.sh (it builds helm into .cache/k8s/bin)",
+		fmt.Errorf("none of %v", candidates))
 	return ""
 }
 
