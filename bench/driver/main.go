@@ -3,22 +3,33 @@
 // real entrypoint's, built as the Dockerfile builds it.
 //
 //	driver execbench N CMD ARGS...   median wall and user+sys CPU per exec of CMD ("wall_us cpu_us")
-//	driver scrapebench N URL PID     median latency and CPU per scrape of PID, its RSS after
-//	                                 ("latency_us cpu_us rss_kib")
-//	driver memseries N STEP NAME=URL@PID...
-//	                                 scrapes each URL N times, STEP at a time in turn, and after
-//	                                 each step prints one line per NAME: "NAME scrapes rss_kib
-//	                                 anon_kib file_kib cpu_us" (cpu_us: mean per scrape so far);
-//	                                 then "NAME touched exe_rss_kib exe_referenced_kib": of its
-//	                                 binary's resident pages, those used in the last step
+//	driver scrapebench [-gap D] N URL@PID...
+//	                                 scrapes each URL N times, the URLs in turn, and prints one
+//	                                 line per URL: median latency and mean CPU per scrape of
+//	                                 PID, its RSS after ("latency_us cpu_us rss_kib")
+//	driver memseries [-gap D] N STEP NAME=URL@PID...
+//	                                 scrapes each URL N times, the URLs in turn, and after every
+//	                                 STEP scrapes of each prints one line per NAME: "NAME scrapes
+//	                                 rss_kib anon_kib file_kib cpu_us" (cpu_us: mean per scrape
+//	                                 so far); then "NAME touched exe_rss_kib exe_referenced_kib":
+//	                                 of its binary's resident pages, those used in the last step
 //	driver freeport udp|tcp          a free 127.0.0.1 port
 //	driver as UID GID CMD ARGS...    exec CMD as UID:GID with no supplementary groups
+//
+// -gap D: a URL is scraped again no sooner than D after its previous scrape ended (default 0:
+// back to back). The entrypoint answers a scrape within its reuse window (250 ms after a round)
+// from the last round without asking chronyd, so a gap just beyond it measures fresh rounds,
+// as Prometheus's scrapes every 15-60 s are; chrony_exporter asks chronyd at every scrape
+// either way. The URLs are scraped in turn (one scrape each, the order reversed every other
+// time), so a neighbour's load falls on all alike and the gap costs the run once, not once per
+// URL.
 //
 // execbench runs CMD as the uid and gid in BENCH_UID and BENCH_GID when set, without an extra
 // exec in between (setpriv would add its own exec to each figure).
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -42,9 +53,17 @@ func main() {
 	case "execbench":
 		execBench(atoi(os.Args[2]), os.Args[3:])
 	case "scrapebench":
-		scrapeBench(atoi(os.Args[2]), os.Args[3], atoi(os.Args[4]))
+		gap, args := gapFlag(os.Args[1], os.Args[2:])
+		if len(args) < 2 {
+			fail("usage: driver scrapebench [-gap D] N URL@PID...")
+		}
+		scrapeBench(atoi(args[0]), gap, args[1:])
 	case "memseries":
-		memSeries(atoi(os.Args[2]), atoi(os.Args[3]), os.Args[4:])
+		gap, args := gapFlag(os.Args[1], os.Args[2:])
+		if len(args) < 3 {
+			fail("usage: driver memseries [-gap D] N STEP NAME=URL@PID...")
+		}
+		memSeries(atoi(args[0]), atoi(args[1]), gap, args[2:])
 	case "freeport":
 		freePort(os.Args[2])
 	case "as":
@@ -52,6 +71,17 @@ func main() {
 	default:
 		fail("unknown command " + os.Args[1])
 	}
+}
+
+// gapFlag parses the -gap option that scrapebench and memseries take before their arguments.
+func gapFlag(cmd string, args []string) (time.Duration, []string) {
+	fs := flag.NewFlagSet(cmd, flag.ExitOnError)
+	gap := fs.Duration("gap", 0, "least time between the end of a URL's scrape and the start of its next")
+	_ = fs.Parse(args) // ExitOnError: Parse exits on a bad flag
+	if *gap < 0 {
+		fail("-gap: negative duration")
+	}
+	return *gap, fs.Args()
 }
 
 func fail(msg string) { fmt.Fprintln(os.Stderr, "driver:", msg); os.Exit(2) }
@@ -125,48 +155,78 @@ func procRSSKiB(pid int) int {
 	return kb
 }
 
-// scrapeOnce GETs url, failing unless the answer is 200 with chrony_up 1.
-func scrapeOnce(client *http.Client, url string) {
-	resp, err := client.Get(url)
+// target is one measured server: its /metrics URL and the PID whose CPU and memory are read.
+type target struct {
+	name, url string
+	pid       int
+	cpu0      time.Duration // procCPU at the start
+	lastEnd   time.Time     // when its last scrape ended
+	lat       []time.Duration
+}
+
+// parseTargets reads URL@PID or, when named, NAME=URL@PID arguments.
+func parseTargets(args []string, named bool) []*target {
+	ts := make([]*target, 0, len(args))
+	for _, a := range args {
+		t := &target{}
+		rest := a
+		if named {
+			var ok bool
+			if t.name, rest, ok = strings.Cut(a, "="); !ok {
+				fail("want NAME=URL@PID, got " + a)
+			}
+		}
+		url, pid, ok := strings.Cut(rest, "@")
+		if !ok {
+			fail("want URL@PID, got " + a)
+		}
+		t.url, t.pid = url, atoi(pid)
+		t.cpu0 = procCPU(t.pid)
+		ts = append(ts, t)
+	}
+	return ts
+}
+
+// inTurn returns the targets in order for even i, reversed for odd i, so that none is always
+// scraped first.
+func inTurn(ts []*target, i int) []*target {
+	order := slices.Clone(ts)
+	if i%2 == 1 {
+		slices.Reverse(order)
+	}
+	return order
+}
+
+// scrape waits until gap has passed since t's last scrape ended, then GETs t's URL, failing
+// unless the answer is 200 with chrony_up 1, and records the latency.
+func (t *target) scrape(client *http.Client, gap time.Duration) {
+	if !t.lastEnd.IsZero() {
+		if d := time.Until(t.lastEnd.Add(gap)); d > 0 {
+			time.Sleep(d)
+		}
+	}
+	start := time.Now()
+	resp, err := client.Get(t.url)
 	if err != nil {
 		fail(err.Error())
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	t.lastEnd = time.Now()
+	t.lat = append(t.lat, t.lastEnd.Sub(start))
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "\nchrony_up 1\n") {
-		fail(fmt.Sprintf("scrape %s: %d, chrony_up not 1", url, resp.StatusCode))
+		fail(fmt.Sprintf("scrape %s: %d, chrony_up not 1", t.url, resp.StatusCode))
 	}
 }
 
-// memSeries scrapes every target n times, step scrapes at a time and the targets in turn
-// (the first target first in odd steps, last in even ones, so a neighbour's load falls on all
-// alike), and prints each target's memory after each step: how it grows, not one point.
-func memSeries(n, step int, targets []string) {
-	type target struct {
-		name, url string
-		pid       int
-		cpu0      time.Duration
-	}
-	ts := make([]*target, 0, len(targets))
-	for _, a := range targets {
-		name, rest, ok1 := strings.Cut(a, "=")
-		url, pid, ok2 := strings.Cut(rest, "@")
-		if !ok1 || !ok2 {
-			fail("memseries: want NAME=URL@PID, got " + a)
-		}
-		t := &target{name: name, url: url, pid: atoi(pid)}
-		t.cpu0 = procCPU(t.pid)
-		ts = append(ts, t)
-	}
+// memSeries scrapes every target n times, the targets in turn, and prints each target's memory
+// after every step scrapes of each: how it grows, not one point.
+func memSeries(n, step int, gap time.Duration, args []string) {
+	ts := parseTargets(args, true)
 	client := &http.Client{Timeout: 5 * time.Second}
-	for done, round := 0, 0; done < n; round++ {
+	for done := 0; done < n; {
 		k := min(step, n-done)
-		order := slices.Clone(ts)
-		if round%2 == 1 {
-			slices.Reverse(order)
-		}
-		last := done+k >= n
-		if last {
+		if done+k >= n {
 			// Steady state: which of the binary's pages does a scrape use? The kernel maps
 			// the page cache 64 KB around each page faulted, and start-up touches much that
 			// scrapes never do; clearing the referenced bits first tells them apart.
@@ -176,9 +236,9 @@ func memSeries(n, step int, targets []string) {
 				}
 			}
 		}
-		for _, t := range order {
-			for range k {
-				scrapeOnce(client, t.url)
+		for i := range k {
+			for _, t := range inTurn(ts, done+i) {
+				t.scrape(client, gap)
 			}
 		}
 		done += k
@@ -225,26 +285,20 @@ func exeReferenced(pid int) (rss, ref int) {
 	return rss, ref
 }
 
-// scrapeBench scrapes url n times in sequence, failing unless every scrape says chrony_up 1.
-func scrapeBench(n int, url string, pid int) {
+// scrapeBench scrapes every target n times, the targets in turn, and prints for each (in the
+// order given) the median latency, the mean CPU per scrape and the RSS after.
+func scrapeBench(n int, gap time.Duration, args []string) {
+	ts := parseTargets(args, false)
 	client := &http.Client{Timeout: 5 * time.Second}
-	lat := make([]time.Duration, 0, n)
-	cpu0 := procCPU(pid)
-	for range n {
-		start := time.Now()
-		resp, err := client.Get(url)
-		if err != nil {
-			fail(err.Error())
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		lat = append(lat, time.Since(start))
-		if resp.StatusCode != 200 || !strings.Contains(string(body), "\nchrony_up 1\n") {
-			fail(fmt.Sprintf("scrape %s: %d, chrony_up not 1", url, resp.StatusCode))
+	for i := range n {
+		for _, t := range inTurn(ts, i) {
+			t.scrape(client, gap)
 		}
 	}
-	cpu := (procCPU(pid) - cpu0) / time.Duration(n)
-	fmt.Printf("%d %d %d\n", median(lat).Microseconds(), cpu.Microseconds(), procRSSKiB(pid))
+	for _, t := range ts {
+		cpu := (procCPU(t.pid) - t.cpu0) / time.Duration(n)
+		fmt.Printf("%d %d %d\n", median(t.lat).Microseconds(), cpu.Microseconds(), procRSSKiB(t.pid))
+	}
 }
 
 func freePort(proto string) {
