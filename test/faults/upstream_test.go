@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -47,6 +48,12 @@ var readySource = regexp.MustCompile(`^ready: synchronised: stratum 2, source (1
 // its last stratum with a root dispersion that grows by a few ppm of the time since the last
 // update (too little to see in a test: 1/65536 s resolution), so clients can judge it. The
 // test checks that it keeps serving, not stratum 10.
+//
+// Reselection after the selected upstream stops: chronyd keeps it selected (shown `*`, reach
+// 000) until its distance, growing with the age of its last sample at maxclockerror, exceeds
+// another's by reselectdist (100 us). At chrony's default of 1 ppm that takes well over 30 s
+// (measured on 4.3), so the test sets maxclockerror 20 ppm through a conf.d drop-in, as
+// TestSyncStateLog does: seconds instead, on every release.
 func TestUpstreamLossAndReturn(t *testing.T) {
 	t.Parallel()
 	ports := make([]int, len(upstreamAddrs))
@@ -56,6 +63,7 @@ func TestUpstreamLossAndReturn(t *testing.T) {
 		pending[i] = &chronytest.Instance{Addr: addr, Port: ports[i]}
 	}
 	c := entrypointtest.NewContainer(t, entrypointtest.Sources(pending...))
+	entrypointtest.Must(t, os.WriteFile(filepath.Join(c.ConfDir, "reselect.conf"), []byte("maxclockerror 20\n"), 0o644))
 	c.Set(t, "LOCAL_STRATUM=10")
 	p := entrypointtest.Start(t, bin, c.Env)
 
