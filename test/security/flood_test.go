@@ -41,6 +41,7 @@ func TestNTPFloodIsRateLimited(t *testing.T) {
 	defer conn.Close()
 	var replies atomic.Int64
 	readDone := make(chan struct{})
+	floodOver := make(chan struct{}) // closed once the last request is sent
 	go func() {
 		defer close(readDone)
 		buf := make([]byte, 1500)
@@ -49,7 +50,15 @@ func TestNTPFloodIsRateLimited(t *testing.T) {
 			n, err := conn.Read(buf)
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
-				return // a second without replies: the flood is over
+				// A second without replies ends the count only once the flood is over: on a
+				// loaded machine the sender (or chronyd) can be off the CPU for a second
+				// during the flood, and stopping then counted too few replies (or none).
+				select {
+				case <-floodOver:
+					return
+				default:
+					continue
+				}
 			}
 			if err == nil && n >= protocol.PacketSizeBytes {
 				replies.Add(1)
@@ -59,13 +68,18 @@ func TestNTPFloodIsRateLimited(t *testing.T) {
 
 	// Probes and scrapes run throughout the flood.
 	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var slow []string
 	var probes, scrapes int
+	// The flood starts once both loops have begun: on a loaded machine a goroutine can start
+	// late enough to find the flood (a fraction of a second) and its replies already over.
+	probing, scraping := make(chan struct{}), make(chan struct{})
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
+		close(probing)
 		for ctx.Err() == nil {
 			t0 := time.Now()
 			r, err := entrypointtest.TryRun(bin, probeDeadline, c.Env, "probe", "ready")
@@ -79,6 +93,7 @@ func TestNTPFloodIsRateLimited(t *testing.T) {
 	}()
 	go func() {
 		defer wg.Done()
+		close(scraping)
 		for ctx.Err() == nil {
 			t0 := time.Now()
 			_, code, err := get("http://"+c.HTTPAddr+"/metrics", probeDeadline)
@@ -91,6 +106,14 @@ func TestNTPFloodIsRateLimited(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}()
+
+	for _, started := range []chan struct{}{probing, scraping} {
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Fatal("probe and scrape loops did not start within 10 s")
+		}
+	}
 
 	req := &protocol.Packet{Settings: 0x23} // LI 0, version 4, mode 3 (client)
 	t0 := time.Now()
@@ -109,6 +132,7 @@ func TestNTPFloodIsRateLimited(t *testing.T) {
 		}
 	}
 	flood := time.Since(t0)
+	close(floodOver)
 	<-readDone
 	stop()
 	wg.Wait()
