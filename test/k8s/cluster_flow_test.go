@@ -79,6 +79,7 @@ func TestCluster(t *testing.T) {
 				if !podReady(p) {
 					t.Errorf("pod %s/%s not Ready", p.Namespace, p.Name)
 				}
+				assertHTTPProbesPass(t, p)
 			}
 			assertStoredSafe(t)
 		}},
@@ -274,6 +275,48 @@ func TestCluster(t *testing.T) {
 			}
 			t.Fatalf("step %q failed; the later steps need it", s.name)
 		}
+	}
+}
+
+// assertHTTPProbesPass checks, on a pod as the API server stored it, that the chrony container's
+// probes are the manifests' httpGet probes (GET /healthz and /readyz on the metrics port, no
+// exec) and that the kubelet found them passing: started (startup probe), ready (readiness
+// probe) and never restarted (liveness probe).
+func assertHTTPProbesPass(t *testing.T, p corev1.Pod) {
+	t.Helper()
+	var metricsPort int32
+	for _, c := range p.Spec.Containers {
+		if c.Name != "chrony" {
+			continue
+		}
+		for _, port := range c.Ports {
+			if port.Name == "metrics" {
+				metricsPort = port.ContainerPort
+			}
+		}
+		for kind, pr := range map[string]*corev1.Probe{"startup": c.StartupProbe, "liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
+			want := map[string]string{"startup": "/healthz", "liveness": "/healthz", "readiness": "/readyz"}[kind]
+			if pr == nil || pr.Exec != nil || pr.HTTPGet == nil || pr.HTTPGet.Path != want || pr.HTTPGet.Port.String() != "metrics" {
+				t.Errorf("%s/%s: stored %s probe %+v, want httpGet %s on port metrics", p.Namespace, p.Name, kind, pr, want)
+			}
+		}
+	}
+	if metricsPort == 0 {
+		t.Errorf("%s/%s: no metrics port for the httpGet probes", p.Namespace, p.Name)
+	}
+	found := false
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.Name != "chrony" {
+			continue
+		}
+		found = true
+		if cs.Started == nil || !*cs.Started || !cs.Ready || cs.RestartCount != 0 {
+			t.Errorf("%s/%s: chrony started %v ready %v restarts %d: want the httpGet probes passing (started, ready, no restart)",
+				p.Namespace, p.Name, cs.Started, cs.Ready, cs.RestartCount)
+		}
+	}
+	if !found {
+		t.Errorf("%s/%s: no chrony container status", p.Namespace, p.Name)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -69,7 +70,8 @@ type edits struct {
 	Image string // every container's image; also sets imagePullPolicy: Never
 	// Sources replaces NTP_POOLS (and drops NTP_SERVERS) with NTP_SERVERS=Sources.
 	Sources string
-	// HTTPAddr replaces HTTP_ADDR (host-network pods: this machine is shared).
+	// HTTPAddr replaces HTTP_ADDR (host-network pods: this machine is shared) and moves the
+	// metrics container port with it, where the httpGet probes go.
 	HTTPAddr string
 	// HostPath replaces the path of the "state" hostPath volume.
 	HostPath string
@@ -114,6 +116,13 @@ func testCopy(objs []object, e edits) []object {
 				}
 				if e.HTTPAddr != "" {
 					setEnv(ctr, "HTTP_ADDR", e.HTTPAddr)
+					_, port, _ := strings.Cut(e.HTTPAddr, ":")
+					for _, p := range list(ctr, "ports") {
+						if p["name"] == "metrics" {
+							n, _ := strconv.Atoi(port)
+							p["containerPort"] = int64(n)
+						}
+					}
 				}
 			}
 			if e.HostPath != "" {
@@ -152,7 +161,7 @@ func allowedPaths(e edits) []string {
 		p = append(p, chrony+`\.env\[name=(NTP_POOLS|NTP_SERVERS)\](\..*)?`)
 	}
 	if e.HTTPAddr != "" {
-		p = append(p, chrony+`\.env\[name=HTTP_ADDR\]\.value`)
+		p = append(p, chrony+`\.env\[name=HTTP_ADDR\]\.value`, chrony+`\.ports\[name=metrics\]\.containerPort`)
 	}
 	if e.HostPath != "" {
 		p = append(p, `spec\.template\.spec\.volumes\[name=state\]\.hostPath\.path`)

@@ -249,6 +249,18 @@ func TestChartValues(t *testing.T) {
 				t.Errorf("values not applied: ds %v dep %v", ds["priorityClassName"], dep["priorityClassName"])
 			}
 		}},
+		{"exec probes (HTTP_ADDR=off, or a kubelet that cannot reach the pod)", []string{"probes=exec"}, func(t *testing.T, objs []object) {
+			for _, kind := range []string{"DaemonSet", "Deployment"} {
+				c := chronyCtr(find(objs, kind))
+				for probe, want := range map[string]string{"startupProbe": "live", "livenessProbe": "live", "readinessProbe": "ready"} {
+					p, _ := c[probe].(object)
+					ex, _ := p["exec"].(object)
+					if fmt.Sprint(ex["command"]) != fmt.Sprint([]any{"/usr/local/bin/entrypoint", "probe", want}) || p["httpGet"] != nil {
+						t.Errorf("%s %s: %v, want exec entrypoint probe %s", kind, probe, p, want)
+					}
+				}
+			}
+		}},
 		{"servers only", []string{"nodeClock.enabled=false"}, func(t *testing.T, objs []object) {
 			if find(objs, "DaemonSet") != nil || find(objs, "Deployment") == nil {
 				t.Error("want a Deployment and no DaemonSet")

@@ -2,13 +2,19 @@ package manifests
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -20,8 +26,12 @@ import (
 	"k8s.io/pod-security-admission/policy"
 	"sigs.k8s.io/yaml"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/chris-short/chrony/internal/chronytest"
 	"github.com/chris-short/chrony/pkg/config"
+	"github.com/chris-short/chrony/pkg/health"
+	"github.com/chris-short/chrony/pkg/httpapi"
 	"github.com/chris-short/chrony/test/dockerfile"
 )
 
@@ -308,21 +318,7 @@ func TestAgreeWithImage(t *testing.T) {
 				}
 			}
 			c := findContainer(t, spec, "chrony")
-			probes := map[string]*corev1.Probe{"startup": c.StartupProbe, "liveness": c.LivenessProbe, "readiness": c.ReadinessProbe}
-			want := map[string][]string{
-				"startup":   {ep, "probe", "live"},
-				"liveness":  {ep, "probe", "live"},
-				"readiness": {ep, "probe", "ready"},
-			}
-			for kind, p := range probes {
-				if p == nil || p.Exec == nil {
-					t.Errorf("%s probe: want exec %q", kind, want[kind])
-					continue
-				}
-				if !slices.Equal(p.Exec.Command, want[kind]) {
-					t.Errorf("%s probe %q, want %q", kind, p.Exec.Command, want[kind])
-				}
-			}
+			checkProbes(t, c)
 			// Metrics annotations name a declared port.
 			ann := map[string]string{}
 			if name == "daemonset" {
@@ -367,6 +363,63 @@ func TestAgreeWithImage(t *testing.T) {
 	for k, v := range objs.pdbs[0].Spec.Selector.MatchLabels {
 		if sel[k] != v {
 			t.Errorf("PodDisruptionBudget selector does not match the Deployment's pods")
+		}
+	}
+}
+
+// checkProbes checks that the chrony container's probes are HTTP GETs on its metrics port,
+// which is where HTTP_ADDR makes the entrypoint listen, and that each path gives the verdict of
+// the `entrypoint probe` the probe stands for: live for start-up and liveness, ready for
+// readiness (the entrypoint's own HTTP handler, pkg/httpapi, answers here).
+func checkProbes(t *testing.T, c corev1.Container) {
+	t.Helper()
+	var metricsPort int32
+	for _, p := range c.Ports {
+		if p.Name == "metrics" {
+			metricsPort = p.ContainerPort
+		}
+	}
+	env := map[string]string{}
+	for _, e := range c.Env {
+		env[e.Name] = e.Value
+	}
+	settings, err := config.Load([]string{"HTTP_ADDR=" + env["HTTP_ADDR"]})
+	if err != nil {
+		t.Fatalf("HTTP_ADDR %q: %v", env["HTTP_ADDR"], err)
+	}
+	_, port, _ := net.SplitHostPort(settings.HTTPAddr)
+	if metricsPort == 0 || port != strconv.Itoa(int(metricsPort)) {
+		t.Errorf("container port metrics %d, HTTP_ADDR %q: httpGet probes on the metrics port need the entrypoint listening there", metricsPort, env["HTTP_ADDR"])
+	}
+	probes := []struct {
+		kind  string
+		probe *corev1.Probe
+		want  string // the verdict the path must give: live or ready
+	}{{"startup", c.StartupProbe, "live"}, {"liveness", c.LivenessProbe, "live"}, {"readiness", c.ReadinessProbe, "ready"}}
+	// A server whose live and ready verdicts differ, so that a path gives away which it asks.
+	srv := httptest.NewServer(httpapi.New("", httpapi.Deps{
+		Live:    func(context.Context) health.Result { return health.Result{OK: true, Reason: "live"} },
+		Ready:   func(context.Context) health.Result { return health.Result{OK: false, Reason: "ready"} },
+		Metrics: prometheus.NewRegistry(),
+	}).Handler)
+	defer srv.Close()
+	for _, p := range probes {
+		if p.probe == nil || p.probe.HTTPGet == nil || p.probe.Exec != nil {
+			t.Errorf("%s probe %+v: want httpGet (an exec probe costs the node about 60 ms of CPU)", p.kind, p.probe)
+			continue
+		}
+		g := p.probe.HTTPGet
+		if g.Port.String() != "metrics" || (g.Scheme != "" && g.Scheme != corev1.URISchemeHTTP) || g.Host != "" {
+			t.Errorf("%s probe: httpGet %+v, want HTTP on the port named metrics, the pod's address", p.kind, g)
+		}
+		resp, err := http.Get(srv.URL + g.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if got := strings.TrimSpace(string(body)); !strings.HasSuffix(got, ": "+p.want) {
+			t.Errorf("%s probe: GET %s answers %d %q, want the %s verdict (entrypoint probe %s)", p.kind, g.Path, resp.StatusCode, got, p.want, p.want)
 		}
 	}
 }
