@@ -101,14 +101,40 @@ func withoutChartLabels(o object) object {
 // for object, field for field, apart from the chart's own labels, so the kubectl path and the
 // Helm path cannot drift.
 func TestChartDefaultRenderEqualsManifests(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(repoRoot(t), "kubernetes", "*.yaml"))
+	var names []string
+	for _, f := range files {
+		if n := filepath.Base(f); !slices.Contains(optionalManifests, n) {
+			names = append(names, n)
+		}
+	}
+	assertRenderEquals(t, nil, names)
+}
+
+// optionalManifests are the files of kubernetes/ applied on top of the others when wanted:
+// nts.yaml (the NTS server with shared keys) replaces deployment.yaml's Deployment.
+var optionalManifests = []string{"nts.yaml"}
+
+// TestChartNTSRenderEqualsManifests: with the NTS server and shared keys, the chart renders
+// deployment.yaml with nts.yaml applied over it (its Deployment chrony replaced, the key
+// generator and its volume added), as the README tells kubectl users to do.
+func TestChartNTSRenderEqualsManifests(t *testing.T) {
+	assertRenderEquals(t, []string{"server.ntsServer.enabled=true", "server.ntsServer.sharedKeys.enabled=true"},
+		[]string{"daemonset.yaml", "deployment.yaml", "nts.yaml"})
+}
+
+// assertRenderEquals checks that `helm template` with sets renders exactly the objects of the
+// files of kubernetes/ applied in order (a later file's object replaces an earlier one of the
+// same kind, namespace and name), apart from the chart's own labels.
+func assertRenderEquals(t *testing.T, sets, files []string) {
+	t.Helper()
 	rendered := map[string]object{}
-	for _, o := range render(t) {
+	for _, o := range render(t, sets...) {
 		rendered[key(o)] = withoutChartLabels(o)
 	}
-	files, _ := filepath.Glob(filepath.Join(repoRoot(t), "kubernetes", "*.yaml"))
 	plain := map[string]object{}
 	for _, f := range files {
-		for _, o := range readManifest(t, repoRoot(t), filepath.Base(f)) {
+		for _, o := range readManifest(t, repoRoot(t), f) {
 			plain[key(o)] = o
 		}
 	}
@@ -134,7 +160,9 @@ func TestChartLint(t *testing.T) {
 		nil,
 		{"tiered.enabled=true"},
 		{"server.ntsServer.enabled=true", "server.ntsServer.certManager.enabled=true",
-			"server.ntsServer.certManager.issuerRef.name=x", "server.ntsServer.certManager.dnsNames[0]=time.example.com"},
+			"server.ntsServer.certManager.issuerRef.name=x", "server.ntsServer.certManager.dnsNames[0]=time.example.com",
+			"server.ntsServer.sharedKeys.enabled=true"},
+		{"probes=exec"},
 	} {
 		args := []string{"lint", "--strict", chartDir(t)}
 		for _, s := range sets {
@@ -239,6 +267,38 @@ func TestChartValues(t *testing.T) {
 			c := find(objs, "Certificate")
 			if c == nil || c["spec"].(object)["secretName"] != "chrony-nts" {
 				t.Errorf("want a Certificate writing Secret chrony-nts, got %v", c)
+			}
+		}},
+		{"NTS with shared keys, a storage class and a watch interval", []string{"server.ntsServer.enabled=true", "server.ntsServer.sharedKeys.enabled=true",
+			"server.ntsServer.sharedKeys.storageClassName=nfs", "server.ntsServer.watchInterval=30s"}, func(t *testing.T, objs []object) {
+			deps := map[string]object{}
+			for _, o := range objs {
+				if o["kind"] == "Deployment" {
+					deps[o["metadata"].(object)["name"].(string)] = o
+				}
+			}
+			f, g := deps["chrony"], deps["chrony-nts-keys"]
+			if f == nil || g == nil {
+				t.Fatalf("want Deployments chrony and chrony-nts-keys, got %v", deps)
+			}
+			fe, ge := envOf(chronyCtr(f)), envOf(chronyCtr(g))
+			_, genReads := ge["NTS_KEYS_FROM"]
+			if fe["NTS_KEYS_FROM"] != "/var/lib/chrony-nts-keys/ntskeys" || genReads ||
+				fe["NTS_WATCH_INTERVAL"] != "30s" || ge["NTS_WATCH_INTERVAL"] != "30s" {
+				t.Errorf("followers env %v, generator env %v", fe, ge)
+			}
+			pvc := find(objs, "PersistentVolumeClaim")
+			if pvc == nil || pvc["spec"].(object)["storageClassName"] != "nfs" {
+				t.Errorf("PersistentVolumeClaim %v, want storageClassName nfs", pvc)
+			}
+		}},
+		{"NTS server alone: no shared keys", []string{"server.ntsServer.enabled=true", "server.ntsServer.watchInterval=off"}, func(t *testing.T, objs []object) {
+			if find(objs, "PersistentVolumeClaim") != nil {
+				t.Error("a PersistentVolumeClaim without sharedKeys")
+			}
+			env := envOf(chronyCtr(find(objs, "Deployment")))
+			if _, ok := env["NTS_KEYS_FROM"]; ok || env["NTS_WATCH_INTERVAL"] != "off" {
+				t.Errorf("env %v: want no NTS_KEYS_FROM, NTS_WATCH_INTERVAL off", env)
 			}
 		}},
 		{"resources, tolerations, priority class", []string{"server.priorityClassName=high", "server.tolerations[0].operator=Exists",

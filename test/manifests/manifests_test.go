@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -53,6 +54,10 @@ type objects struct {
 	services    []*corev1.Service
 	pdbs        []*policyv1.PodDisruptionBudget
 	namespaces  []*corev1.Namespace
+	pvcs        []*corev1.PersistentVolumeClaim
+	// ntsDeployments are kubernetes/nts.yaml's: the NTS variant of the server Deployment and the
+	// generator of its keys.
+	ntsDeployments []*appsv1.Deployment
 }
 
 // decodeAll decodes every document of every YAML file in kubernetes/ strictly: an unknown or
@@ -82,7 +87,14 @@ func decodeAll(t *testing.T) (objects, map[string][]string) {
 				objs.daemonSets, into = append(objs.daemonSets, o), o
 			case "apps/v1/Deployment":
 				o := &appsv1.Deployment{}
-				objs.deployments, into = append(objs.deployments, o), o
+				if filepath.Base(f) == "nts.yaml" {
+					objs.ntsDeployments, into = append(objs.ntsDeployments, o), o
+				} else {
+					objs.deployments, into = append(objs.deployments, o), o
+				}
+			case "v1/PersistentVolumeClaim":
+				o := &corev1.PersistentVolumeClaim{}
+				objs.pvcs, into = append(objs.pvcs, o), o
 			case "v1/Service":
 				o := &corev1.Service{}
 				objs.services, into = append(objs.services, o), o
@@ -126,6 +138,7 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 	want := map[string][]string{
 		"daemonset.yaml":  {"DaemonSet"},
 		"deployment.yaml": {"Namespace", "Deployment", "Service", "Service", "PodDisruptionBudget"},
+		"nts.yaml":        {"PersistentVolumeClaim", "Deployment", "Deployment"},
 	}
 	for file, k := range want {
 		if !slices.Equal(kinds[file], k) {
@@ -159,8 +172,8 @@ func forbidden(t *testing.T, level psapi.Level, meta *metav1.ObjectMeta, spec *c
 
 func TestPodSecurity(t *testing.T) {
 	objs, _ := decodeAll(t)
-	if len(objs.daemonSets) != 1 || len(objs.deployments) != 1 {
-		t.Fatalf("want one DaemonSet and one Deployment, got %d and %d", len(objs.daemonSets), len(objs.deployments))
+	if len(objs.daemonSets) != 1 || len(objs.deployments) != 1 || len(objs.ntsDeployments) != 2 {
+		t.Fatalf("want one DaemonSet, one Deployment and nts.yaml's two, got %d, %d and %d", len(objs.daemonSets), len(objs.deployments), len(objs.ntsDeployments))
 	}
 	ds, dep := objs.daemonSets[0], objs.deployments[0]
 	tests := []struct {
@@ -173,6 +186,11 @@ func TestPodSecurity(t *testing.T) {
 	}{
 		{name: "deployment restricted", level: psapi.LevelRestricted,
 			meta: &dep.Spec.Template.ObjectMeta, spec: &dep.Spec.Template.Spec, want: nil},
+		// nts.yaml's Deployments go into the same restricted namespace.
+		{name: "nts followers restricted", level: psapi.LevelRestricted,
+			meta: &objs.ntsDeployments[1].Spec.Template.ObjectMeta, spec: &objs.ntsDeployments[1].Spec.Template.Spec, want: nil},
+		{name: "nts key generator restricted", level: psapi.LevelRestricted,
+			meta: &objs.ntsDeployments[0].Spec.Template.ObjectMeta, spec: &objs.ntsDeployments[0].Spec.Template.Spec, want: nil},
 		{name: "daemonset baseline", level: psapi.LevelBaseline,
 			meta: &ds.Spec.Template.ObjectMeta, spec: &ds.Spec.Template.Spec,
 			want: []string{
@@ -295,8 +313,10 @@ func TestAgreeWithImage(t *testing.T) {
 		t.Errorf("Dockerfile source label %q, want %q (the image is %s)", rt.Labels["org.opencontainers.image.source"], want, Image)
 	}
 	pods := map[string]*corev1.PodSpec{
-		"daemonset":  &objs.daemonSets[0].Spec.Template.Spec,
-		"deployment": &objs.deployments[0].Spec.Template.Spec,
+		"daemonset":         &objs.daemonSets[0].Spec.Template.Spec,
+		"deployment":        &objs.deployments[0].Spec.Template.Spec,
+		"nts key generator": &objs.ntsDeployments[0].Spec.Template.Spec,
+		"nts followers":     &objs.ntsDeployments[1].Spec.Template.Spec,
 	}
 	for name, spec := range pods {
 		t.Run(name, func(t *testing.T) {
@@ -321,9 +341,14 @@ func TestAgreeWithImage(t *testing.T) {
 			checkProbes(t, c)
 			// Metrics annotations name a declared port.
 			ann := map[string]string{}
-			if name == "daemonset" {
+			switch name {
+			case "daemonset":
 				ann = objs.daemonSets[0].Spec.Template.Annotations
-			} else {
+			case "nts key generator":
+				ann = objs.ntsDeployments[0].Spec.Template.Annotations
+			case "nts followers":
+				ann = objs.ntsDeployments[1].Spec.Template.Annotations
+			default:
 				ann = objs.deployments[0].Spec.Template.Annotations
 			}
 			if ann["prometheus.io/scrape"] != "true" || !slices.Contains(rt.Exposed, ann["prometheus.io/port"]+"/tcp") {
@@ -353,6 +378,12 @@ func TestAgreeWithImage(t *testing.T) {
 		}
 	}
 	sel := objs.deployments[0].Spec.Template.Labels
+	for _, d := range objs.ntsDeployments {
+		// The Services send NTS clients to every replica, the generator's too.
+		if !maps.Equal(d.Spec.Template.Labels, sel) || !maps.Equal(d.Spec.Selector.MatchLabels, objs.deployments[0].Spec.Selector.MatchLabels) {
+			t.Errorf("nts.yaml Deployment %s: pod labels %v selector %v, want the chrony Deployment's %v", d.Name, d.Spec.Template.Labels, d.Spec.Selector.MatchLabels, sel)
+		}
+	}
 	for _, s := range objs.services {
 		for k, v := range s.Spec.Selector {
 			if sel[k] != v {
