@@ -11,6 +11,11 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"sigs.k8s.io/yaml"
+
 	"github.com/chris-short/chrony/internal/needs"
 	"github.com/chris-short/chrony/pkg/config"
 )
@@ -163,6 +168,7 @@ func TestChartLint(t *testing.T) {
 			"server.ntsServer.certManager.issuerRef.name=x", "server.ntsServer.certManager.dnsNames[0]=time.example.com",
 			"server.ntsServer.sharedKeys.enabled=true"},
 		{"probes=exec"},
+		{"nodeClock.refclock=auto", "nodeClock.timeSource=aws", "nodeClock.ptpDevice.resource=squat.ai/ptp", "nodeClock.ptpDevice.group=997"},
 	} {
 		args := []string{"lint", "--strict", chartDir(t)}
 		for _, s := range sets {
@@ -301,6 +307,33 @@ func TestChartValues(t *testing.T) {
 				t.Errorf("env %v: want no NTS_KEYS_FROM, NTS_WATCH_INTERVAL off", env)
 			}
 		}},
+		{"cloud PHC through a device plugin", []string{"nodeClock.refclock=/dev/ptp_ena poll 0", "nodeClock.ptpDevice.resource=squat.ai/ptp",
+			"nodeClock.ptpDevice.group=997"}, func(t *testing.T, objs []object) {
+			ds := find(objs, "DaemonSet")
+			c := chronyCtr(ds)
+			limits := c["resources"].(object)["limits"].(object)
+			if envOf(c)["REFCLOCK"] != "/dev/ptp_ena poll 0" || fmt.Sprint(limits["squat.ai/ptp"]) != "1" || limits["memory"] != "64Mi" {
+				t.Errorf("env %v limits %v: want REFCLOCK, one squat.ai/ptp and the memory limit kept", envOf(c), limits)
+			}
+			if g := podSpec(ds)["securityContext"].(object)["supplementalGroups"]; fmt.Sprint(g) != "[997]" {
+				t.Errorf("supplementalGroups %v, want [997]", g)
+			}
+		}},
+		{"cloud time service", []string{"nodeClock.timeSource=gcp", "nodeClock.refclock=none"}, func(t *testing.T, objs []object) {
+			env := envOf(chronyCtr(find(objs, "DaemonSet")))
+			if _, pools := env["NTP_POOLS"]; env["TIME_SOURCE"] != "gcp" || env["REFCLOCK"] != "none" || pools {
+				t.Errorf("env %v: want TIME_SOURCE=gcp, REFCLOCK=none and no pool (Google's NTP is smeared, the pool is not)", env)
+			}
+		}},
+		{"cloud defaults: REFCLOCK=auto from the entrypoint, no device", nil, func(t *testing.T, objs []object) {
+			ds := find(objs, "DaemonSet")
+			env := envOf(chronyCtr(ds))
+			_, rc := env["REFCLOCK"]
+			_, ts := env["TIME_SOURCE"]
+			if rc || ts || podSpec(ds)["securityContext"].(object)["supplementalGroups"] != nil {
+				t.Errorf("default render sets REFCLOCK/TIME_SOURCE or supplementalGroups: %v", env)
+			}
+		}},
 		{"resources, tolerations, priority class", []string{"server.priorityClassName=high", "server.tolerations[0].operator=Exists",
 			"nodeClock.resources.limits.memory=128Mi", "nodeClock.priorityClassName=system-cluster-critical"}, func(t *testing.T, objs []object) {
 			ds, dep := podSpec(find(objs, "DaemonSet")), podSpec(find(objs, "Deployment"))
@@ -337,6 +370,9 @@ func TestChartValues(t *testing.T) {
 			objs := render(t, tc.sets...)
 			tc.check(t, objs)
 			for _, o := range objs {
+				if err := decodeStrict(o); err != nil {
+					t.Errorf("%s: %v", key(o), err)
+				}
 				if podSpec(o) == nil {
 					continue
 				}
@@ -350,6 +386,39 @@ func TestChartValues(t *testing.T) {
 			}
 		})
 	}
+}
+
+// decodeStrict decodes a rendered object into its Kubernetes type, refusing unknown or
+// misspelt fields (which kubectl apply would drop); a kind the test does not know is an error,
+// except cert-manager's Certificate.
+func decodeStrict(o object) error {
+	var into any
+	switch o["kind"] {
+	case "DaemonSet":
+		into = &appsv1.DaemonSet{}
+	case "Deployment":
+		into = &appsv1.Deployment{}
+	case "Service":
+		into = &corev1.Service{}
+	case "Namespace":
+		into = &corev1.Namespace{}
+	case "PersistentVolumeClaim":
+		into = &corev1.PersistentVolumeClaim{}
+	case "PodDisruptionBudget":
+		into = &policyv1.PodDisruptionBudget{}
+	case "Certificate":
+		return nil
+	default:
+		return fmt.Errorf("kind %v not known to decodeStrict", o["kind"])
+	}
+	data, err := yaml.Marshal(o)
+	if err != nil {
+		return err
+	}
+	if err := yaml.UnmarshalStrict(data, into); err != nil {
+		return fmt.Errorf("strict decode: %w", err)
+	}
+	return nil
 }
 
 // TestChartOnCluster installs the chart on the cluster with the test's values (image, pull

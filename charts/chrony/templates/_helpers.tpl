@@ -35,9 +35,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - name: NTP_SERVERS
   value: {{ . | quote }}
 {{- end }}
+{{- if not .Values.nodeClock.timeSource }}
 {{- with .Values.nodeClock.pools }}
 - name: NTP_POOLS
   value: {{ . | quote }}
+{{- end }}
 {{- end }}
 {{- end -}}
 {{- end -}}
