@@ -23,7 +23,7 @@ const (
 // clusterEdits returns the test's edits for a file of kubernetes/.
 func clusterEdits(t *testing.T, file, image string, httpPort int) edits {
 	switch file {
-	case "deployment.yaml":
+	case "deployment.yaml", "nts.yaml":
 		return edits{Image: image, Sources: upstreamSource()}
 	case "daemonset.yaml":
 		return edits{Image: image, Sources: upstreamSource(), HTTPAddr: fmt.Sprintf(":%d", httpPort),

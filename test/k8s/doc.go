@@ -2,8 +2,9 @@
 // scripts/k8s-up.sh brings up on this machine: the stand-in image (test/standin) imported into
 // the cluster's private containerd, the manifests applied with kubectl exactly as the README
 // says, then readiness, probes, metrics, Services, EndpointSlices, Pod Security, rolling
-// updates, clean stops, the tiered layout and the DaemonSet's clock-control variants checked in
-// the cluster.
+// updates, clean stops, the tiered layout, the DaemonSet's clock-control variants and the NTS
+// server with shared keys (nts.yaml) checked in the cluster. BenchmarkProbeCost measures what an
+// exec probe and an httpGet probe cost the node's kubelet and container runtime.
 //
 // What is applied is a copy of each manifest with only these edits, and the tests check that
 // nothing else differs (copies_test.go):

@@ -1,10 +1,18 @@
 package k8s
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/chris-short/chrony/internal/testcert"
 	"github.com/chris-short/chrony/pkg/config"
 )
 
@@ -125,4 +133,117 @@ func checkNTSPod(t *testing.T, name string, spec object, follower bool) {
 	if m := mountOf(settings.StateDir + "/ntskeys"); pvcOf(m) == nil || m["readOnly"] == true {
 		t.Errorf("generator: STATE_DIR %s is not on a writable mount of chrony-nts-keys", settings.StateDir)
 	}
+}
+
+// TestNTSOnCluster applies deployment.yaml and then nts.yaml (the test's copies: image and
+// sources only) as the README says, with a Secret chrony-nts made from a throw-away CA
+// (internal/testcert) and a hostPath PersistentVolume standing in for the ReadWriteMany class:
+// the generator and the followers become Ready (httpGet probes), each serves NTS-KE with the
+// Secret's certificate, and the followers export the key-sharing counters without errors.
+func TestNTSOnCluster(t *testing.T) {
+	needCluster(t)
+	dir := t.TempDir()
+	kubectl(t, "delete", "namespace", "chrony", "--ignore-not-found", "--wait=true", "--timeout=180s")
+	pvName := "chrony-k8s-test-nts-keys"
+	keysDir := filepath.Join(k8s.hostPath, "nts-keys")
+	os.RemoveAll(keysDir)
+	if err := os.MkdirAll(keysDir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(keysDir, 100, 101); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		k8sRun("delete", "namespace", "chrony", "--ignore-not-found", "--wait=true", "--timeout=180s")
+		k8sRun("delete", "persistentvolume", pvName, "--ignore-not-found", "--wait=true")
+		os.RemoveAll(keysDir)
+	})
+	pv := fmt.Sprintf(`apiVersion: v1
+kind: PersistentVolume
+metadata: {name: %s}
+spec:
+  capacity: {storage: 1Mi}
+  accessModes: [ReadWriteMany]
+  persistentVolumeReclaimPolicy: Retain
+  hostPath: {path: %s, type: Directory}
+`, pvName, keysDir)
+	p := filepath.Join(dir, "pv.yaml")
+	if err := os.WriteFile(p, []byte(pv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kubectl(t, "apply", "-f", p)
+
+	applyFile(t, dir, "deployment.yaml", imageV1, 0)
+	cert := testcert.Write(t, filepath.Join(dir, "tls"), []string{"chrony.chrony.svc"}, nil, -1, -1, 0o600)
+	kubectl(t, "-n", "chrony", "create", "secret", "tls", "chrony-nts", "--cert", cert.Cert, "--key", cert.Key)
+	orig := readManifest(t, repoRoot(t), "nts.yaml")
+	e := clusterEdits(t, "nts.yaml", imageV1, 0)
+	c := testCopy(orig, e)
+	for i := range orig {
+		if bad := unexpectedEdits(orig[i], c[i], allowedPaths(e)); len(bad) > 0 {
+			t.Fatalf("the test's copy of kubernetes/nts.yaml changes more than the allowed edits:\n%s", strings.Join(bad, "\n"))
+		}
+	}
+	apply(t, dir, "nts.yaml", c)
+	assertStoredSafe(t)
+	kubectl(t, "-n", "chrony", "rollout", "status", "deployment/chrony-nts-keys", "--timeout=240s")
+	kubectl(t, "-n", "chrony", "rollout", "status", "deployment/chrony", "--timeout=240s")
+
+	caPEM, err := os.ReadFile(cert.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	var followers, generators int
+	for _, p := range pods(t, "chrony", serverSelector) {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		assertHTTPProbesPass(t, p)
+		generator := strings.HasPrefix(p.Name, "chrony-nts-keys-")
+		if generator {
+			generators++
+		} else {
+			followers++
+		}
+		// NTS-KE: a TLS handshake with the Secret's certificate, as a client trusting its CA.
+		d := &net.Dialer{Timeout: 5 * time.Second}
+		conn, err := tls.DialWithDialer(d, "tcp", net.JoinHostPort(p.Status.PodIP, "4460"),
+			&tls.Config{RootCAs: roots, ServerName: "chrony.chrony.svc", NextProtos: []string{"ntske/1"}, MinVersion: tls.VersionTLS13})
+		if err != nil {
+			t.Errorf("%s: NTS-KE handshake: %v", p.Name, err)
+		} else {
+			if conn.ConnectionState().NegotiatedProtocol != "ntske/1" {
+				t.Errorf("%s: NTS-KE negotiated %q", p.Name, conn.ConnectionState().NegotiatedProtocol)
+			}
+			conn.Close()
+		}
+		body, err := scrape(fmt.Sprintf("http://%s:9123/metrics", p.Status.PodIP))
+		if err != nil {
+			t.Errorf("%s: scrape: %v", p.Name, err)
+			continue
+		}
+		hasReloads := strings.Contains(body, "\nchrony_container_nts_key_reloads_total ")
+		if hasReloads == generator || (!generator && !strings.Contains(body, "\nchrony_container_nts_key_reload_errors_total 0\n")) {
+			t.Errorf("%s (generator %v): key reload counters wrong:\n%s", p.Name, generator, grepLines(body, "nts_key"))
+		}
+		if !strings.Contains(body, "\nchrony_container_nts_certificate_expiry_seconds ") {
+			t.Errorf("%s: no certificate expiry in /metrics", p.Name)
+		}
+	}
+	if followers != 3 || generators != 1 {
+		t.Errorf("%d followers and %d generators Ready, want 3 and 1", followers, generators)
+	}
+}
+
+// grepLines returns the lines of s containing sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
