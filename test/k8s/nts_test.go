@@ -174,7 +174,7 @@ spec:
 	kubectl(t, "apply", "-f", p)
 
 	applyFile(t, dir, "deployment.yaml", imageV1, 0)
-	cert := testcert.Write(t, filepath.Join(dir, "tls"), []string{"chrony.chrony.svc"}, nil, -1, -1, 0o600)
+	cert := testcert.Write(t, dir, []string{"chrony.chrony.svc"}, nil, -1, -1, 0o600)
 	kubectl(t, "-n", "chrony", "create", "secret", "tls", "chrony-nts", "--cert", cert.Cert, "--key", cert.Key)
 	orig := readManifest(t, repoRoot(t), "nts.yaml")
 	e := clusterEdits(t, "nts.yaml", imageV1, 0)
