@@ -5,15 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/chris-short/chrony/internal/procstatus"
+	"github.com/chris-short/chrony/internal/regularfile"
 )
 
 // Serving is what chronyd is meant to serve, as the entrypoint decided it from chronyd's
@@ -208,17 +207,10 @@ const maxSmall = 4096
 // blocking on a FIFO: chronyd's user can replace these files, and a probe or an HTTP handler
 // must not hang on what it finds there.
 func readSmall(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		return nil, err
+	b, err := regularfile.Read(path, maxSmall, true)
+	var pathErr *fs.PathError
+	if err != nil && !errors.As(err, &pathErr) { // "not a regular file" does not name the path
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
-	}
-	return io.ReadAll(io.LimitReader(f, maxSmall))
+	return b, err
 }

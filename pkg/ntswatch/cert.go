@@ -5,11 +5,9 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"fmt"
-	"io"
-	"os"
-	"syscall"
 	"time"
 
+	"github.com/chris-short/chrony/internal/regularfile"
 	"go.uber.org/zap"
 )
 
@@ -150,22 +148,9 @@ func (w *CertWatcher) logPair(msg string, p Pair) {
 // maxFile bounds what readRegular reads: a certificate chain or a key file is a few KiB.
 const maxFile = 1 << 20
 
-// readRegular reads a regular file without blocking on a FIFO (O_NONBLOCK, then fstat).
-func readRegular(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
-	}
-	return io.ReadAll(io.LimitReader(f, maxFile))
-}
+// readRegular reads a certificate, key or ntskeys file (a Secret's files are symlinks:
+// followed), never blocking on a FIFO.
+func readRegular(path string) ([]byte, error) { return regularfile.Read(path, maxFile, false) }
 
 // digest identifies a pair's contents.
 func digest(cert, key []byte) [sha256.Size]byte {

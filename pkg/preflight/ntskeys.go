@@ -3,9 +3,8 @@ package preflight
 import (
 	"crypto/tls"
 	"fmt"
-	"io"
-	"os"
-	"syscall"
+
+	"github.com/chris-short/chrony/internal/regularfile"
 )
 
 // CheckNTSKeyPair loads the NTS server certificate and key the way chronyd will need them, so
@@ -30,19 +29,6 @@ func CheckNTSKeyPair(certPath, keyPath string) error {
 // maxPEM bounds what readRegular reads: a certificate chain is a few KiB.
 const maxPEM = 1 << 20
 
-// readRegular reads a regular file without blocking on a FIFO (O_NONBLOCK, then fstat).
-func readRegular(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
-	}
-	return io.ReadAll(io.LimitReader(f, maxPEM))
-}
+// readRegular reads a certificate or key file (a Secret's files are symlinks: followed), never
+// blocking on a FIFO.
+func readRegular(path string) ([]byte, error) { return regularfile.Read(path, maxPEM, false) }

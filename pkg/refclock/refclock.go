@@ -3,17 +3,16 @@ package refclock
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/chris-short/chrony/internal/regularfile"
 	"github.com/chris-short/chrony/pkg/config"
 )
 
@@ -131,17 +130,7 @@ func ptpIndex(name string) int {
 
 // readAttr reads a small attribute file without blocking on a FIFO a fake tree could hold.
 func readAttr(path string) (string, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil {
-		return "", err
-	} else if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("%s: not a regular file (%s)", path, fi.Mode().Type())
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxAttr))
+	b, err := regularfile.Read(path, maxAttr, false)
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", path, err)
 	}
