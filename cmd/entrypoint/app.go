@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/chris-short/chrony/pkg/config"
+	"github.com/chris-short/chrony/pkg/rundir"
 )
 
 // Exit codes. Probes follow the contract: 1 = not live/ready, 2 = could not ask.
@@ -157,8 +158,9 @@ func chronycCommand(args, environ []string) error {
 	}
 	if !slices.Contains(args, "-h") {
 		if s, err := config.Load(environ); err == nil {
-			if _, err := os.Stat(s.SocketPath()); err == nil {
-				args = append([]string{"-h", s.SocketPath()}, args...)
+			sock := rundir.New(s.RunDir, s.StateDir).Socket()
+			if _, err := os.Stat(sock); err == nil {
+				args = append([]string{"-h", sock}, args...)
 			}
 		}
 	}

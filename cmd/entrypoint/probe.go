@@ -8,6 +8,7 @@ import (
 
 	"github.com/chris-short/chrony/pkg/health"
 	"github.com/chris-short/chrony/pkg/preflight"
+	"github.com/chris-short/chrony/pkg/rundir"
 )
 
 // defaultProbeTimeout is how long a probe waits for chronyd unless --timeout says otherwise.
@@ -42,7 +43,7 @@ func probeCommand(environ []string) *cli.Command {
 				if err := preflight.DropToUser(s.ChronyUser); err != nil {
 					return cli.Exit(fmt.Sprintf("%s: cannot ask chronyd: %v", name, err), exitCantAsk)
 				}
-				p := proberFor(s)
+				p := proberFor(s, rundir.New(s.RunDir, s.StateDir))
 				p.Timeout = c.Duration("timeout")
 				if p.Timeout == 0 {
 					p.Timeout = defaultProbeTimeout

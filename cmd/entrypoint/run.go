@@ -20,6 +20,7 @@ import (
 	"github.com/chris-short/chrony/pkg/metrics"
 	"github.com/chris-short/chrony/pkg/ntswatch"
 	"github.com/chris-short/chrony/pkg/preflight"
+	"github.com/chris-short/chrony/pkg/rundir"
 )
 
 // httpShutdownTimeout bounds how long requests in flight may hold up the container's exit.
@@ -65,12 +66,12 @@ func runCommand(c *cli.Context, environ []string) error {
 		if err != nil {
 			return 1, err
 		}
-		web.plan = plan.Privileges
+		web.plan, web.paths = plan.Privileges, plan.Layout
 		return launch.Execute(ctx, plan, log, launch.Options{
 			Env: environ,
 			NTS: web.nts,
 			Started: func(int) error {
-				watch.start(ctx, s, log)
+				watch.start(ctx, plan.Layout, log)
 				return web.start(ctx, time.Now())
 			},
 		})
@@ -100,6 +101,7 @@ type webServer struct {
 	ln      net.Listener // bound by listen before chronyd starts; nil when HTTP_ADDR=off
 	nts     *ntswatch.Status
 	plan    preflight.Plan // set before chronyd starts
+	paths   rundir.Layout  // set before chronyd starts
 	started time.Time      // set by start, before it serves
 	done    chan struct{}
 }
@@ -136,9 +138,9 @@ func (w *webServer) start(ctx context.Context, started time.Time) error {
 	if w.ln == nil {
 		return nil
 	}
-	prober := proberFor(w.s)
+	prober := proberFor(w.s, w.paths)
 	collector := metrics.New(metrics.Options{
-		Dial:        metrics.DialSocket(w.s.SocketPath(), w.s.RunDir),
+		Dial:        metrics.DialSocket(w.paths.Socket(), w.paths.ClientDir()),
 		Logger:      w.log.Named("metrics"),
 		MinInterval: 250 * time.Millisecond,
 		Extended:    true,
@@ -196,15 +198,16 @@ func (w *webServer) ntsFacts() metrics.NTSFacts {
 	}
 }
 
-// proberFor asks the chronyd that s describes, binding client sockets in RUN_DIR.
-func proberFor(s *config.Settings) health.Prober {
+// proberFor asks the chronyd whose files paths lays out, with s's thresholds, binding client
+// sockets in RUN_DIR.
+func proberFor(s *config.Settings, paths rundir.Layout) health.Prober {
 	return health.Prober{
-		Socket:    s.SocketPath(),
-		ClientDir: s.RunDir,
+		Socket:    paths.Socket(),
+		ClientDir: paths.ClientDir(),
 		// Ready also checks that chronyd holds the ports it must serve, as launch.Execute wrote
 		// them at start-up.
-		ServingFile: launch.ServingFile(s),
-		PIDFile:     s.PIDFile(),
+		ServingFile: paths.ServingFile(),
+		PIDFile:     paths.PIDFile(),
 		Thresholds: health.Thresholds{
 			MaxDistance: s.ReadyMaxDistance,
 			AllowLocal:  s.ReadyAllowLocal,

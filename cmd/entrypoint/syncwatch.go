@@ -5,7 +5,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/chris-short/chrony/pkg/config"
+	"github.com/chris-short/chrony/pkg/rundir"
 	"github.com/chris-short/chrony/pkg/syncwatch"
 )
 
@@ -14,9 +14,9 @@ type syncWatch struct{ w *syncwatch.Watcher }
 
 // start begins polling once chronyd runs and the entrypoint holds no capability: the client
 // sockets it binds in RUN_DIR belong to the chrony user, like the probes'.
-func (sw *syncWatch) start(ctx context.Context, s *config.Settings, log *zap.Logger) {
+func (sw *syncWatch) start(ctx context.Context, paths rundir.Layout, log *zap.Logger) {
 	sw.w = syncwatch.Start(ctx, syncwatch.Options{
-		Dial:   syncwatch.DialSocket(s.SocketPath(), s.RunDir),
+		Dial:   syncwatch.DialSocket(paths.Socket(), paths.ClientDir()),
 		Logger: log.Named("sync"),
 	})
 }

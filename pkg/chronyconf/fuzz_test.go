@@ -9,6 +9,7 @@ import (
 	"github.com/chris-short/chrony/pkg/chronyconf"
 	"github.com/chris-short/chrony/pkg/config"
 	"github.com/chris-short/chrony/pkg/config/configtest"
+	"github.com/chris-short/chrony/pkg/rundir"
 )
 
 // fuzzVars are the variables FuzzEnvironment varies; bit i of its mask says whether
@@ -51,8 +52,8 @@ func FuzzEnvironment(f *testing.F) {
 		if err != nil {
 			return
 		}
-		checkRendered(t, s, string(chronyconf.Render(s, clock)), clock)
-		checkMounted(t, s, string(chronyconf.RenderMounted(s)))
+		checkRendered(t, s, string(chronyconf.Render(s, rundir.New(s.RunDir, s.StateDir), clock)), clock)
+		checkMounted(t, s, string(chronyconf.RenderMounted(s, rundir.New(s.RunDir, s.StateDir))))
 	})
 }
 
@@ -85,12 +86,13 @@ func FuzzDirectives(f *testing.F) {
 		if err != nil {
 			return
 		}
-		checkRendered(t, s, string(chronyconf.Render(s, clock)), clock)
+		checkRendered(t, s, string(chronyconf.Render(s, rundir.New(s.RunDir, s.StateDir), clock)), clock)
 	})
 }
 
 func checkRendered(t *testing.T, s *config.Settings, out string, clock bool) {
 	t.Helper()
+	paths := rundir.New(s.RunDir, s.StateDir)
 	if !strings.HasSuffix(out, "\n") {
 		t.Fatalf("output does not end with a newline:\n%s", out)
 	}
@@ -115,8 +117,8 @@ func checkRendered(t *testing.T, s *config.Settings, out string, clock bool) {
 	ntsServer := s.NTSServerCert != ""
 	// want lists every non-source line Render may write, for these settings.
 	want := map[string]bool{
-		"driftfile " + s.DriftFile(): true, "makestep 1 3": true,
-		"bindcmdaddress " + s.SocketPath(): true, "pidfile " + s.PIDFile(): true, "cmdport 0": true,
+		"driftfile " + paths.DriftFile(): true, "makestep 1 3": true,
+		"bindcmdaddress " + paths.Socket(): true, "pidfile " + paths.PIDFile(): true, "cmdport 0": true,
 		"confdir " + s.ChronyConfDir: true,
 	}
 	must := maps(want)
@@ -169,7 +171,7 @@ func checkRendered(t *testing.T, s *config.Settings, out string, clock bool) {
 		want[d], must[d] = true, true
 	}
 	if nts || ntsServer {
-		l := "ntsdumpdir " + s.StateDir
+		l := "ntsdumpdir " + paths.NTSDumpDir()
 		want[l], must[l] = true, true
 	}
 	if ntsServer {
@@ -180,7 +182,7 @@ func checkRendered(t *testing.T, s *config.Settings, out string, clock bool) {
 			want["ntsrotate 0"], must["ntsrotate 0"] = true, true
 		}
 		if s.NTSWatchInterval > 0 {
-			l := "dumpdir " + s.ChronydDir()
+			l := "dumpdir " + paths.ChronydDir()
 			want[l], must[l] = true, true
 		}
 	}
@@ -230,13 +232,14 @@ func checkRendered(t *testing.T, s *config.Settings, out string, clock bool) {
 
 func checkMounted(t *testing.T, s *config.Settings, out string) {
 	t.Helper()
+	paths := rundir.New(s.RunDir, s.StateDir)
 	var lines []string
 	for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
 		if !strings.HasPrefix(l, "#") {
 			lines = append(lines, l)
 		}
 	}
-	want := []string{"include " + s.ChronyConf, "confdir " + s.ChronyConfDir, "bindcmdaddress " + s.SocketPath(), "pidfile " + s.PIDFile()}
+	want := []string{"include " + s.ChronyConf, "confdir " + s.ChronyConfDir, "bindcmdaddress " + paths.Socket(), "pidfile " + paths.PIDFile()}
 	if !slices.Equal(lines, want) {
 		t.Fatalf("RenderMounted wrote %q, want %q", lines, want)
 	}

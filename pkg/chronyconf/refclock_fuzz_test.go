@@ -7,6 +7,7 @@ import (
 	"github.com/chris-short/chrony/pkg/chronyconf"
 	"github.com/chris-short/chrony/pkg/config"
 	"github.com/chris-short/chrony/pkg/config/configtest"
+	"github.com/chris-short/chrony/pkg/rundir"
 )
 
 // FuzzRefclock checks REFCLOCK and TIME_SOURCE the way FuzzEnvironment checks the others:
@@ -45,7 +46,7 @@ func FuzzRefclock(f *testing.F) {
 		if err != nil {
 			return
 		}
-		out := string(chronyconf.Render(s, clock))
+		out := string(chronyconf.Render(s, rundir.New(s.RunDir, s.StateDir), clock))
 		checkRendered(t, s, out, clock)
 		for _, r := range s.Refclocks {
 			if strings.Count(out, "\n"+r.Line()+"\n") != 1 {

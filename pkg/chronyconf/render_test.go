@@ -24,6 +24,7 @@ import (
 	"github.com/chris-short/chrony/pkg/chronyconf"
 	"github.com/chris-short/chrony/pkg/config"
 	"github.com/chris-short/chrony/pkg/preflight"
+	"github.com/chris-short/chrony/pkg/rundir"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -79,9 +80,9 @@ func render(t *testing.T, c renderCase) []byte {
 		t.Fatalf("Load: %v", err)
 	}
 	if c.mounted {
-		return chronyconf.RenderMounted(s)
+		return chronyconf.RenderMounted(s, rundir.New(s.RunDir, s.StateDir))
 	}
-	return chronyconf.Render(s, c.clockControl)
+	return chronyconf.Render(s, rundir.New(s.RunDir, s.StateDir), c.clockControl)
 }
 
 func TestRenderGolden(t *testing.T) {
@@ -234,13 +235,14 @@ func TestRenderedConfigStartsChronyd(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := os.Mkdir(s.ChronydDir(), 0o750); err != nil {
+			paths := rundir.New(s.RunDir, s.StateDir)
+			if err := os.Mkdir(paths.ChronydDir(), 0o750); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(s.RenderedConf(), chronyconf.Render(s, false), 0o644); err != nil {
+			if err := os.WriteFile(paths.RenderedConf(), chronyconf.Render(s, paths, false), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			runChronyd(t, chronyd, s)
+			runChronyd(t, chronyd, paths)
 		})
 	}
 }
@@ -260,13 +262,14 @@ func TestMountedWrapperStartsChronyd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Mkdir(s.ChronydDir(), 0o750); err != nil {
+	paths := rundir.New(s.RunDir, s.StateDir)
+	if err := os.Mkdir(paths.ChronydDir(), 0o750); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(s.RenderedConf(), chronyconf.RenderMounted(s), 0o644); err != nil {
+	if err := os.WriteFile(paths.RenderedConf(), chronyconf.RenderMounted(s, paths), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	runChronyd(t, chronyd, s)
+	runChronyd(t, chronyd, paths)
 	if _, err := os.Stat(filepath.Join(dir, "user.sock")); err == nil {
 		t.Fatal("chronyd also bound the mounted file's socket")
 	}
@@ -274,10 +277,10 @@ func TestMountedWrapperStartsChronyd(t *testing.T) {
 
 // runChronyd starts chronyd -x on the rendered file and waits (at most 10 s) for its socket,
 // then stops it; chronyd exiting first fails the test with its log.
-func runChronyd(t *testing.T, chronyd string, s *config.Settings) {
+func runChronyd(t *testing.T, chronyd string, paths rundir.Layout) {
 	t.Helper()
 	var log strings.Builder
-	cmd := exec.Command(chronyd, "-x", "-d", "-U", "-u", chronytest.CurrentUser(t), "-f", s.RenderedConf())
+	cmd := exec.Command(chronyd, "-x", "-d", "-U", "-u", chronytest.CurrentUser(t), "-f", paths.RenderedConf())
 	cmd.Stderr = &log
 	cmd.Stdout = &log
 	if err := cmd.Start(); err != nil {
@@ -296,7 +299,7 @@ func runChronyd(t *testing.T, chronyd string, s *config.Settings) {
 	}()
 	deadline := time.After(10 * time.Second)
 	for {
-		if _, err := os.Stat(s.SocketPath()); err == nil {
+		if _, err := os.Stat(paths.Socket()); err == nil {
 			return
 		}
 		select {
@@ -304,7 +307,7 @@ func runChronyd(t *testing.T, chronyd string, s *config.Settings) {
 			done <- err
 			t.Fatalf("chronyd exited: %v\n%s", err, log.String())
 		case <-deadline:
-			t.Fatalf("no socket at %s within 10 s\n%s", s.SocketPath(), log.String())
+			t.Fatalf("no socket at %s within 10 s\n%s", paths.Socket(), log.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

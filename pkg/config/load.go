@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"go.uber.org/zap/zapcore"
+
+	"github.com/chris-short/chrony/pkg/rundir"
 )
 
 // maxValueLen bounds every value: the longest legitimate one (a list of sources) is far shorter,
@@ -282,8 +284,10 @@ func (l *loader) settings() *Settings {
 	s.ChronyConf = l.path("CHRONY_CONF")
 	s.ChronyConfDir = l.path("CHRONY_CONF_DIR")
 	s.StateDir = l.path("STATE_DIR")
-	if s.RunDir = l.path("RUN_DIR"); s.RunDir != "" && len(s.SocketPath()) > maxSocketPath {
-		l.fail("RUN_DIR", s.RunDir, fmt.Errorf("too long: chronyd's socket %s would be %d bytes, the limit is %d", s.SocketPath(), len(s.SocketPath()), maxSocketPath))
+	if s.RunDir = l.path("RUN_DIR"); s.RunDir != "" {
+		if err := rundir.New(s.RunDir, s.StateDir).CheckSocket(); err != nil {
+			l.fail("RUN_DIR", s.RunDir, err)
+		}
 	}
 
 	if v, _, ok := l.get("CHRONY_USER"); ok {

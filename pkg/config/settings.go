@@ -2,7 +2,6 @@ package config
 
 import (
 	"net/netip"
-	"path/filepath"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -71,8 +70,10 @@ type Settings struct {
 	Chronyd       string // CHRONYD
 	ChronyConf    string // CHRONY_CONF: a mounted file here is used as is
 	ChronyConfDir string // CHRONY_CONF_DIR: drop-in *.conf files
-	StateDir      string // STATE_DIR: drift file, NTS keys
-	RunDir        string // RUN_DIR: rendered config, chronyd's socket dir, client sockets
+	// StateDir and RunDir are STATE_DIR (drift file, NTS keys) and RUN_DIR (rendered config,
+	// chronyd's socket dir, client sockets); the files in them are package rundir's Layout.
+	StateDir string
+	RunDir   string
 
 	// ChronyUser is the user chronyd runs as (CHRONY_USER, default "chrony"), looked up by name.
 	ChronyUser string
@@ -135,26 +136,6 @@ func (s *Settings) ServesNTP() bool { return s.AllowAll || len(s.Allow) > 0 }
 
 // ServesNTS says whether chronyd runs an NTS-KE server: NTS_SERVER_CERT and NTS_SERVER_KEY.
 func (s *Settings) ServesNTS() bool { return s.NTSServerCert != "" && s.NTSServerKey != "" }
-
-// The layout under RunDir. chronyd refuses a socket directory that its own user and group do
-// not own, or that grants "other" any permission, and a tmpfs or emptyDir mounted on RunDir is
-// root-owned: so chronyd gets a private subdirectory that the entrypoint creates with the right
-// owner, and clients bind their sockets elsewhere in RunDir.
-
-// ChronydDir is chronyd's private directory: owner ChronyUser, mode 0750.
-func (s *Settings) ChronydDir() string { return filepath.Join(s.RunDir, "chronyd") }
-
-// SocketPath is chronyd's Unix command socket.
-func (s *Settings) SocketPath() string { return filepath.Join(s.ChronydDir(), "chronyd.sock") }
-
-// PIDFile is chronyd's pidfile; a stale one is removed before each start.
-func (s *Settings) PIDFile() string { return filepath.Join(s.ChronydDir(), "chronyd.pid") }
-
-// RenderedConf is where the effective chrony.conf is written before chronyd starts.
-func (s *Settings) RenderedConf() string { return filepath.Join(s.RunDir, "chrony.conf") }
-
-// DriftFile is chronyd's drift file.
-func (s *Settings) DriftFile() string { return filepath.Join(s.StateDir, "drift") }
 
 // ChronydFamilyArgs is the flag chronyd needs for IPFamily: -4, -6, or none for both.
 func (s *Settings) ChronydFamilyArgs() []string {

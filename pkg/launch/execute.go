@@ -71,7 +71,7 @@ func Execute(ctx context.Context, plan Plan, log *zap.Logger, o Options) (int, e
 	// From here on this process is the chrony user: everything below is created, written and
 	// read as the user chronyd runs as, so nothing chronyd (or anyone as its user) could have
 	// planted in RUN_DIR or STATE_DIR gains anything.
-	if err := preflight.PrepareDirs(s, priv.UID, priv.GID); err != nil {
+	if err := preflight.PrepareDirs(plan.Layout, priv.UID, priv.GID); err != nil {
 		return 1, err
 	}
 	// Opened as chronyd's user: what the permission bits could not show (a device cgroup).
@@ -100,11 +100,11 @@ func Execute(ctx context.Context, plan Plan, log *zap.Logger, o Options) (int, e
 	// chronyd silently ignores a drift file it cannot read (and replaces it at its next clean
 	// stop): say so, since the clock then starts without its learnt frequency. A FIFO there
 	// would block chronyd before it serves anything: refuse it.
-	if warn, err := preflight.CheckDriftFile(s.DriftFile()); err != nil {
+	if warn, err := preflight.CheckDriftFile(plan.Layout.DriftFile()); err != nil {
 		return 1, err
 	} else if warn != nil {
 		log.Warn("drift file unreadable: chronyd starts without its learnt frequency and replaces the file at its next clean stop",
-			zap.String("path", s.DriftFile()), zap.Error(warn))
+			zap.String("path", plan.Layout.DriftFile()), zap.Error(warn))
 	}
 	// A replica that takes its NTS cookie keys from the generating server starts with them
 	// (chronyd loads ntsdumpdir/ntskeys at start). Missing (the generating server not up yet):
@@ -130,7 +130,7 @@ func Execute(ctx context.Context, plan Plan, log *zap.Logger, o Options) (int, e
 	for _, v := range priv.Keep.Values() {
 		ambient = append(ambient, uintptr(v))
 	}
-	nts := newNTSFlow(s, priv, log, o.NTS)
+	nts := newNTSFlow(s, plan.Layout, priv, log, o.NTS)
 	defer nts.stop()
 	return supervisor.Run(ctx, supervisor.Options{
 		Name:            "chronyd",
@@ -143,7 +143,7 @@ func Execute(ctx context.Context, plan Plan, log *zap.Logger, o Options) (int, e
 		Log:             log,
 		Output:          func(line string) { logChronyd(chronydLog, line, plan.Serving) },
 		Restart:         nts.restart,
-		BeforeRestart:   func() error { return removeStale(s) },
+		BeforeRestart:   func() error { return removeStale(plan.Layout) },
 		OnStart: func(pid int) error {
 			if nts.started {
 				nts.restarted(pid)

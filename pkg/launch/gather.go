@@ -71,7 +71,7 @@ func Gather(ctx context.Context, s *config.Settings, log *zap.Logger) (Facts, er
 	// whatever the mode: drop-ins and a mounted file may set port, allow or ntsport. Asked
 	// through a pipe, so root writes nothing; as the chrony user, who will read the files.
 	cctx, cancel := context.WithTimeout(ctx, checkTimeout)
-	f.Effective, f.EffectiveErr = chronyconf.Inspect(cctx, s.Chronyd, d.conf, s.RenderedConf(), checkCredential(f.Container))
+	f.Effective, f.EffectiveErr = chronyconf.Inspect(cctx, s.Chronyd, d.conf, d.paths.RenderedConf(), checkCredential(f.Container))
 	cancel()
 	return f, nil
 }

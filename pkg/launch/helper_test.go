@@ -57,7 +57,7 @@ func start(s *config.Settings, log *zap.Logger) (int, error) {
 		Env:             os.Environ(),
 		ShutdownTimeout: 5 * time.Second,
 		Started: func(pid int) error {
-			return os.WriteFile(os.Getenv("LAUNCH_STARTED"), fmt.Appendf(nil, "%d %s\n", pid, plan.Settings.SocketPath()), 0o644)
+			return os.WriteFile(os.Getenv("LAUNCH_STARTED"), fmt.Appendf(nil, "%d %s\n", pid, plan.Layout.Socket()), 0o644)
 		},
 	})
 }

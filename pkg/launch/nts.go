@@ -16,6 +16,7 @@ import (
 	"github.com/chris-short/chrony/pkg/config"
 	"github.com/chris-short/chrony/pkg/ntswatch"
 	"github.com/chris-short/chrony/pkg/preflight"
+	"github.com/chris-short/chrony/pkg/rundir"
 )
 
 // defaultKeysInterval is how often NTS_KEYS_FROM is read when NTS_WATCH_INTERVAL=off.
@@ -26,6 +27,7 @@ const defaultKeysInterval = 10 * time.Second
 // with chronyd (as its user, holding no effective capability) and stop with Run.
 type ntsFlow struct {
 	s      *config.Settings
+	paths  rundir.Layout
 	plan   preflight.Plan
 	log    *zap.Logger
 	status *ntswatch.Status
@@ -42,11 +44,11 @@ type ntsFlow struct {
 	keys   *ntswatch.KeySync
 }
 
-func newNTSFlow(s *config.Settings, plan preflight.Plan, log *zap.Logger, status *ntswatch.Status) *ntsFlow {
+func newNTSFlow(s *config.Settings, paths rundir.Layout, plan preflight.Plan, log *zap.Logger, status *ntswatch.Status) *ntsFlow {
 	if status == nil {
 		status = &ntswatch.Status{}
 	}
-	f := &ntsFlow{s: s, plan: plan, log: log, status: status}
+	f := &ntsFlow{s: s, paths: paths, plan: plan, log: log, status: status}
 	if s.ServesNTS() && s.NTSWatchInterval > 0 {
 		f.restart = make(chan struct{}, 1)
 	}
@@ -111,8 +113,8 @@ func (f *ntsFlow) start(ctx context.Context) {
 			every = defaultKeysInterval
 		}
 		f.keys = ntswatch.SyncKeys(ctx, ntswatch.KeyOptions{
-			From: f.s.NTSKeysFrom, StateDir: f.s.StateDir, Interval: every,
-			Rekey: ntswatch.Rekeyer(f.s.SocketPath(), f.s.RunDir), Status: f.status, Logger: f.log.Named("nts"),
+			From: f.s.NTSKeysFrom, StateDir: f.paths.NTSDumpDir(), Interval: every,
+			Rekey: ntswatch.Rekeyer(f.paths.Socket(), f.paths.ClientDir()), Status: f.status, Logger: f.log.Named("nts"),
 		})
 	}
 }
@@ -155,8 +157,8 @@ func (f *ntsFlow) stop() {
 // removeStale removes the pidfile and socket a chronyd stopped for a restart may have left
 // (after SIGKILL): a pidfile naming a live pid would stop the new one. This process is
 // chronyd's user, in chronyd's own 0750 directory; Remove unlinks the name, follows nothing.
-func removeStale(s *config.Settings) error {
-	for _, p := range []string{s.PIDFile(), s.SocketPath()} {
+func removeStale(paths rundir.Layout) error {
+	for _, p := range []string{paths.PIDFile(), paths.Socket()} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove stale %s before restarting chronyd: %w", p, err)
 		}

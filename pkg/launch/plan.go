@@ -2,12 +2,12 @@ package launch
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"github.com/chris-short/chrony/pkg/chronyconf"
 	"github.com/chris-short/chrony/pkg/config"
 	"github.com/chris-short/chrony/pkg/health"
 	"github.com/chris-short/chrony/pkg/preflight"
+	"github.com/chris-short/chrony/pkg/rundir"
 )
 
 // Plan is everything decided about a start, before anything is done: who chronyd runs as and
@@ -17,11 +17,14 @@ type Plan struct {
 	// Settings are the settings the plan was made from, with REFCLOCK resolved (and a clock
 	// REFCLOCK=auto found but chronyd cannot open left out).
 	Settings *config.Settings `json:"-"`
+	// Layout is where the files are, in RUN_DIR and STATE_DIR: whoever writes, renders or dials
+	// one takes its path from here.
+	Layout rundir.Layout `json:"-"`
 	// Privileges are the user, groups and capabilities (preflight's decision, ports included).
 	Privileges preflight.Plan
 	// Mounted: Conf includes the file mounted at CHRONY_CONF, else it is rendered.
 	Mounted bool
-	// Conf is the chrony.conf written to ConfPath; ConfNoRefclock the one written instead
+	// Conf is the chrony.conf written to ConfPath (Layout.RenderedConf); ConfNoRefclock the one written instead
 	// when REFCLOCK=auto's clock turns out unusable once this process is chronyd's user
 	// (preflight.CheckDevices); nil when there is no such fallback.
 	Conf           []byte `json:",omitempty"`
@@ -33,7 +36,8 @@ type Plan struct {
 	DroppedRefclocks []string `json:",omitempty"`
 	// CmdPort is the UDP command port a mounted file opens (Execute warns): 0 none.
 	CmdPort int `json:",omitempty"`
-	// Serving is what chronyd must serve, written to ServingPath for the probes.
+	// Serving is what chronyd must serve, written to ServingPath (Layout.ServingFile) for the
+	// probes.
 	Serving     health.Serving
 	ServingPath string
 	// Argv is chronyd's command line.
@@ -51,7 +55,7 @@ func Decide(s *config.Settings, f Facts) (Plan, error) {
 		return Plan{}, f.EffectiveErr
 	}
 	eff := f.Effective
-	p := Plan{Settings: d.s, Mounted: f.Mounted, Conf: d.conf, ConfPath: s.RenderedConf(), RefclockDropped: d.dropped, DroppedRefclocks: d.droppedLines, ServingPath: ServingFile(s)}
+	p := Plan{Settings: d.s, Layout: d.paths, Mounted: f.Mounted, Conf: d.conf, ConfPath: d.paths.RenderedConf(), RefclockDropped: d.dropped, DroppedRefclocks: d.droppedLines, ServingPath: d.paths.ServingFile()}
 	if f.Mounted {
 		if eff.CmdPort < 0 {
 			p.Conf = chronyconf.CloseCmdPort(p.Conf)
@@ -67,16 +71,17 @@ func Decide(s *config.Settings, f Facts) (Plan, error) {
 		return Plan{}, fmt.Errorf("preflight: %w", err)
 	}
 	if !f.Mounted && d.s.RefclockMode == config.RefclockAuto && len(d.s.Refclocks) > 0 {
-		p.ConfNoRefclock = chronyconf.Render(withoutRefclocks(d.s), p.Privileges.ClockControl)
+		p.ConfNoRefclock = chronyconf.Render(withoutRefclocks(d.s), d.paths, p.Privileges.ClockControl)
 	}
-	p.Argv = chronydArgs(s, p.Privileges)
+	p.Argv = chronydArgs(s, p.ConfPath, p.Privileges)
 	return p, nil
 }
 
 // draft is the part of a plan that `chronyd -p` is asked about.
 type draft struct {
 	s            *config.Settings // with the refclocks to render
-	priv         preflight.Plan   // before the ports are known
+	paths        rundir.Layout
+	priv         preflight.Plan // before the ports are known
 	conf         []byte
 	dropped      error
 	droppedLines []string
@@ -86,7 +91,7 @@ type draft struct {
 func draftOf(s *config.Settings, f Facts) (draft, error) {
 	rs := *s
 	rs.Refclocks = f.Refclocks
-	d := draft{s: &rs}
+	d := draft{s: &rs, paths: rundir.New(s.RunDir, s.StateDir)}
 	var err error
 	d.priv, err = preflight.Decide(f.Container, &rs)
 	if err != nil {
@@ -96,13 +101,14 @@ func draftOf(s *config.Settings, f Facts) (draft, error) {
 		d.dropped, d.droppedLines = d.priv.RefclockUnusable, refclockLines(rs.Refclocks)
 		d.s = withoutRefclocks(&rs)
 	}
-	d.conf, err = confText(d.s, d.priv.ClockControl, f.Mounted, f.ConfErr)
+	d.conf, err = confText(d.s, d.paths, d.priv.ClockControl, f.Mounted, f.ConfErr)
 	return d, err
 }
 
 // confText is the file chronyd starts with: the mounted CHRONY_CONF included as is (any
-// rendering variable set alongside it is an error), else one rendered from s.
-func confText(s *config.Settings, clockControl, mounted bool, confErr error) ([]byte, error) {
+// rendering variable set alongside it is an error), else one rendered from s; paths are where
+// chronyd's files go.
+func confText(s *config.Settings, paths rundir.Layout, clockControl, mounted bool, confErr error) ([]byte, error) {
 	switch {
 	case confErr != nil:
 		return nil, confErr
@@ -110,9 +116,9 @@ func confText(s *config.Settings, clockControl, mounted bool, confErr error) ([]
 		if err := s.MountedConflict(); err != nil {
 			return nil, err
 		}
-		return chronyconf.RenderMounted(s), nil
+		return chronyconf.RenderMounted(s, paths), nil
 	default:
-		return chronyconf.Render(s, clockControl), nil
+		return chronyconf.Render(s, paths, clockControl), nil
 	}
 }
 
@@ -131,9 +137,6 @@ func refclockLines(rs []config.Refclock) []string {
 	}
 	return lines
 }
-
-// ServingFile is where Execute writes what chronyd must serve (health.Serving), for the probes.
-func ServingFile(s *config.Settings) string { return filepath.Join(s.ChronydDir(), "serving.json") }
 
 // servingFor is what chronyd must serve according to its effective configuration, each port
 // with what sets it: the variable when the rendered file's value stands, else the files.
@@ -159,10 +162,10 @@ func servingFor(s *config.Settings, eff chronyconf.Effective, mounted bool) heal
 }
 
 // chronydArgs is chronyd's argv for priv: foreground, allowed to start unprivileged, as the
-// chrony user, with the rendered file, and -x unless it controls the clock. Nothing else: the
+// chrony user, with the file at conf, and -x unless it controls the clock. Nothing else: the
 // rest belongs in the configuration.
-func chronydArgs(s *config.Settings, priv preflight.Plan) []string {
-	args := []string{s.Chronyd, "-d", "-U", "-u", priv.User, "-f", s.RenderedConf()}
+func chronydArgs(s *config.Settings, conf string, priv preflight.Plan) []string {
+	args := []string{s.Chronyd, "-d", "-U", "-u", priv.User, "-f", conf}
 	args = append(args, s.ChronydFamilyArgs()...) // IP_FAMILY, or -4 on a host without IPv6
 	if !priv.ClockControl {
 		args = append(args, "-x")

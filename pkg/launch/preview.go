@@ -8,6 +8,7 @@ import (
 	"github.com/chris-short/chrony/pkg/chronyconf"
 	"github.com/chris-short/chrony/pkg/config"
 	"github.com/chris-short/chrony/pkg/preflight"
+	"github.com/chris-short/chrony/pkg/rundir"
 )
 
 // Preview is the chrony.conf a start would write, for `entrypoint config`. It needs no
@@ -33,12 +34,13 @@ func Preview(ctx context.Context, s *config.Settings) ([]byte, error) {
 			}
 		}
 	}
-	conf, err := confText(&rs, clock, mounted, confErr)
+	paths := rundir.New(s.RunDir, s.StateDir)
+	conf, err := confText(&rs, paths, clock, mounted, confErr)
 	if err == nil && mounted {
 		// As a start does: no UDP command port unless the user's own file opens one.
 		ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 		defer cancel()
-		if eff, ierr := chronyconf.Inspect(ctx, s.Chronyd, conf, s.RenderedConf(), nil); ierr == nil && eff.CmdPort < 0 {
+		if eff, ierr := chronyconf.Inspect(ctx, s.Chronyd, conf, paths.RenderedConf(), nil); ierr == nil && eff.CmdPort < 0 {
 			conf = chronyconf.CloseCmdPort(conf)
 		}
 	}

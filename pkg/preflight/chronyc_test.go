@@ -8,7 +8,7 @@ import (
 
 	"github.com/chris-short/chrony/internal/chronytest"
 	"github.com/chris-short/chrony/internal/entrypointtest"
-	"github.com/chris-short/chrony/pkg/config"
+	"github.com/chris-short/chrony/pkg/rundir"
 )
 
 // TestLinkChronycSocket: chronyc's default socket path ends up a relative symlink to chronyd's
@@ -28,14 +28,14 @@ func TestLinkChronycSocket(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &config.Settings{RunDir: chronytest.ShortTempDir(t)}
-			link := ChronycSocketPath(s)
-			if link != filepath.Join(s.RunDir, "chronyd.sock") {
-				t.Fatalf("ChronycSocketPath = %s", link)
+			l := rundir.New(chronytest.ShortTempDir(t), "")
+			link := l.ChronycLink()
+			if link != filepath.Join(l.Run, "chronyd.sock") {
+				t.Fatalf("ChronycLink = %s", link)
 			}
 			tc.setup(t, link)
 			before, _ := os.Lstat(link)
-			err := LinkChronycSocket(s)
+			err := LinkChronycSocket(l)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), link) {
 					t.Fatalf("LinkChronycSocket = %v, want an error naming %s and saying %q", err, link, tc.wantErr)
@@ -53,8 +53,8 @@ func TestLinkChronycSocket(t *testing.T) {
 			if err != nil || got != "chronyd/chronyd.sock" {
 				t.Errorf("%s -> %q (%v), want chronyd/chronyd.sock", link, got, err)
 			}
-			if filepath.Join(s.RunDir, got) != s.SocketPath() {
-				t.Errorf("the link resolves to %s, chronyd's socket is %s", filepath.Join(s.RunDir, got), s.SocketPath())
+			if filepath.Join(l.Run, got) != l.Socket() {
+				t.Errorf("the link resolves to %s, chronyd's socket is %s", filepath.Join(l.Run, got), l.Socket())
 			}
 		})
 	}

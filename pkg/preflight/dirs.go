@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/chris-short/chrony/pkg/config"
+	"github.com/chris-short/chrony/pkg/rundir"
 )
 
-// PrepareDirs readies the directories chronyd uses. Called after Become, as the chrony user
+// PrepareDirs readies the directories of paths that chronyd uses. Called after Become, as the chrony user
 // (uid, gid), so that it works on what runtimes give by default: a root-owned 1777 tmpfs or a
 // 0777 emptyDir at RUN_DIR is fine, because chronyd gets a private subdirectory that this
 // process creates with chronyd's owner and mode 0750 (chronyd rejects a socket directory it
@@ -22,20 +22,20 @@ import (
 // STATE_DIR must exist and be writable by uid: the entrypoint never chowns a user's volume
 // (it has given up root by now); the error says how to fix ownership. CHRONY_CONF_DIR needs
 // nothing: chronyd 4.3 treats a missing confdir as empty.
-func PrepareDirs(s *config.Settings, uid, gid int) error {
-	if err := os.MkdirAll(s.RunDir, 0o755); err != nil {
+func PrepareDirs(paths rundir.Layout, uid, gid int) error {
+	if err := os.MkdirAll(paths.Run, 0o755); err != nil {
 		if errors.Is(err, syscall.EROFS) {
-			return runDirReadOnly(s.RunDir, err)
+			return runDirReadOnly(paths.Run, err)
 		}
-		return fmt.Errorf("prepare RUN_DIR=%s: %w; RUN_DIR must be writable by uid %d: mount a tmpfs or emptyDir there", s.RunDir, err, uid)
+		return fmt.Errorf("prepare RUN_DIR=%s: %w; RUN_DIR must be writable by uid %d: mount a tmpfs or emptyDir there", paths.Run, err, uid)
 	}
-	dir := s.ChronydDir()
+	dir := paths.ChronydDir()
 	if err := os.Mkdir(dir, 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
 		if errors.Is(err, syscall.EROFS) {
-			return runDirReadOnly(s.RunDir, err)
+			return runDirReadOnly(paths.Run, err)
 		}
 		return fmt.Errorf("create chronyd's directory %s in RUN_DIR=%s (%s): %w; RUN_DIR must be writable by uid %d: mount a tmpfs or emptyDir there",
-			dir, s.RunDir, describe(s.RunDir), err, uid)
+			dir, paths.Run, describe(paths.Run), err, uid)
 	}
 	fi, err := os.Lstat(dir)
 	if err != nil {
@@ -55,15 +55,15 @@ func PrepareDirs(s *config.Settings, uid, gid int) error {
 			return fmt.Errorf("set mode 0750 on %s: %w", dir, err)
 		}
 	}
-	if err := LinkChronycSocket(s); err != nil {
+	if err := LinkChronycSocket(paths); err != nil {
 		return err
 	}
-	for _, stale := range []string{s.PIDFile(), s.SocketPath()} {
+	for _, stale := range []string{paths.PIDFile(), paths.Socket()} {
 		if err := os.Remove(stale); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove stale %s: %w", stale, err)
 		}
 	}
-	return checkWritable("STATE_DIR", s.StateDir, uid, gid)
+	return checkWritable("STATE_DIR", paths.State, uid, gid)
 }
 
 // writeCheckSize is what checkWritable writes: room for chronyd's drift file and NTS keys.

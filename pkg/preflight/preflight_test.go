@@ -13,6 +13,7 @@ import (
 	"github.com/chris-short/chrony/internal/entrypointtest"
 	"github.com/chris-short/chrony/internal/golden"
 	"github.com/chris-short/chrony/pkg/config"
+	"github.com/chris-short/chrony/pkg/rundir"
 	"kernel.org/pub/linux/libs/security/libcap/cap"
 )
 
@@ -105,14 +106,14 @@ func dev(uid, gid int, mode os.FileMode) func(*Facts) {
 func TestPrepareDirs(t *testing.T) {
 	cases := []struct {
 		name  string
-		setup func(t *testing.T, s *config.Settings)
+		setup func(t *testing.T, l rundir.Layout)
 	}{
-		{"root-owned 1777 run dir", func(t *testing.T, s *config.Settings) {}},
-		{"existing wrong owner and mode, stale pidfile and socket", func(t *testing.T, s *config.Settings) {
-			if err := os.Mkdir(s.ChronydDir(), 0o755); err != nil {
+		{"root-owned 1777 run dir", func(t *testing.T, l rundir.Layout) {}},
+		{"existing wrong owner and mode, stale pidfile and socket", func(t *testing.T, l rundir.Layout) {
+			if err := os.Mkdir(l.ChronydDir(), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			for _, p := range []string{s.PIDFile(), s.SocketPath()} {
+			for _, p := range []string{l.PIDFile(), l.Socket()} {
 				if err := os.WriteFile(p, []byte("1\n"), 0o644); err != nil {
 					t.Fatal(err)
 				}
@@ -122,33 +123,33 @@ func TestPrepareDirs(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			base := chronytest.ShortTempDir(t)
-			s := &config.Settings{RunDir: filepath.Join(base, "run"), StateDir: filepath.Join(base, "state")}
-			for _, d := range []string{s.RunDir, s.StateDir} {
+			l := rundir.New(filepath.Join(base, "run"), filepath.Join(base, "state"))
+			for _, d := range []string{l.Run, l.State} {
 				if err := os.Mkdir(d, 0o755); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if err := os.Chmod(s.RunDir, 0o1777); err != nil {
+			if err := os.Chmod(l.Run, 0o1777); err != nil {
 				t.Fatal(err)
 			}
-			tc.setup(t, s)
-			if err := PrepareDirs(s, 65534, 65534); err != nil {
+			tc.setup(t, l)
+			if err := PrepareDirs(l, 65534, 65534); err != nil {
 				t.Fatal(err)
 			}
-			fi, err := os.Stat(s.ChronydDir())
+			fi, err := os.Stat(l.ChronydDir())
 			if err != nil {
 				t.Fatal(err)
 			}
 			if st := fi.Sys().(*syscall.Stat_t); st.Uid != 65534 || st.Gid != 65534 || fi.Mode().Perm() != 0o750 {
-				t.Errorf("%s is %d:%d %v, want 65534:65534 0750", s.ChronydDir(), st.Uid, st.Gid, fi.Mode())
+				t.Errorf("%s is %d:%d %v, want 65534:65534 0750", l.ChronydDir(), st.Uid, st.Gid, fi.Mode())
 			}
-			for _, p := range []string{s.PIDFile(), s.SocketPath()} {
+			for _, p := range []string{l.PIDFile(), l.Socket()} {
 				if _, err := os.Stat(p); err == nil {
 					t.Errorf("%s not removed", p)
 				}
 			}
-			if got, err := os.Readlink(ChronycSocketPath(s)); err != nil || got != "chronyd/chronyd.sock" {
-				t.Errorf("chronyc's socket path %s -> %q (%v), want a link to chronyd/chronyd.sock", ChronycSocketPath(s), got, err)
+			if got, err := os.Readlink(l.ChronycLink()); err != nil || got != "chronyd/chronyd.sock" {
+				t.Errorf("chronyc's socket path %s -> %q (%v), want a link to chronyd/chronyd.sock", l.ChronycLink(), got, err)
 			}
 		})
 	}
