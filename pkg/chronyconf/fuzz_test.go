@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/chris-short/chrony/pkg/chronyconf"
+	"github.com/chris-short/chrony/pkg/chronysyntax"
 	"github.com/chris-short/chrony/pkg/config"
 	"github.com/chris-short/chrony/pkg/config/configtest"
 	"github.com/chris-short/chrony/pkg/rundir"
@@ -100,7 +101,7 @@ func checkRendered(t *testing.T, s *config.Settings, out string, clock bool) {
 	nts := false
 	for _, list := range []struct {
 		directive string
-		srcs      []config.Source
+		srcs      []chronysyntax.Source
 	}{{"server", s.Servers}, {"pool", s.Pools}} {
 		for _, src := range list.srcs {
 			words := append([]string{list.directive, src.Host}, src.Options...)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chris-short/chrony/pkg/chronysyntax"
 	"github.com/chris-short/chrony/pkg/config"
 	"github.com/chris-short/chrony/pkg/rundir"
 )
@@ -55,7 +56,7 @@ func Render(s *config.Settings, paths rundir.Layout, clockControl bool) []byte {
 	// NTP_DIRECTIVES replace the line of the same name in place; the others follow ours.
 	extra := map[string]string{}
 	for _, d := range s.Directives {
-		extra[config.DirectiveName(d)] = d
+		extra[chronysyntax.DirectiveName(d)] = d
 	}
 	own := func(name, def string) {
 		if d, ok := extra[name]; ok {
@@ -125,7 +126,7 @@ func Render(s *config.Settings, paths rundir.Layout, clockControl bool) []byte {
 		}
 	}
 	for _, d := range s.Directives {
-		if _, ok := extra[config.DirectiveName(d)]; ok {
+		if _, ok := extra[chronysyntax.DirectiveName(d)]; ok {
 			line(&b, d)
 		}
 	}
@@ -159,7 +160,7 @@ func writeTail(b *bytes.Buffer, s *config.Settings, paths rundir.Layout) {
 	line(b, "pidfile", paths.PIDFile())
 }
 
-func writeSource(b *bytes.Buffer, directive string, src config.Source, enableNTS bool) (nts bool) {
+func writeSource(b *bytes.Buffer, directive string, src chronysyntax.Source, enableNTS bool) (nts bool) {
 	words := append([]string{directive, src.Host}, src.Options...)
 	for _, o := range src.Options {
 		nts = nts || o == "nts"

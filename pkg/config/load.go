@@ -15,15 +15,13 @@ import (
 
 	"go.uber.org/zap/zapcore"
 
+	"github.com/chris-short/chrony/pkg/chronysyntax"
 	"github.com/chris-short/chrony/pkg/rundir"
 )
 
 // maxValueLen bounds every value: the longest legitimate one (a list of sources) is far shorter,
 // and error messages quote only the start of a longer one.
 const maxValueLen = 4096
-
-// maxSocketPath is the longest Unix socket path the kernel accepts (sun_path without its NUL).
-const maxSocketPath = 107
 
 // VarError is a problem with one variable's value. Its text names the variable and quotes the
 // value so that the user can find it in their compose file or pod spec.
@@ -206,7 +204,7 @@ func (l *loader) settings() *Settings {
 		addIburst(s.Servers)
 		addIburst(s.Pools)
 	}
-	s.Servers = append(append([]Source(nil), providerServers[s.TimeSource]...), s.Servers...)
+	s.Servers = append(append([]chronysyntax.Source(nil), providerServers[s.TimeSource]...), s.Servers...)
 
 	s.EnableNTS = l.boolean("ENABLE_NTS")
 	s.NoClientLog = l.boolean("NOCLIENTLOG")
@@ -363,6 +361,7 @@ func (l *loader) settings() *Settings {
 var microUnit = strings.NewReplacer("\u00b5s", "us", "\u03bcs", "us")
 
 var (
+	intRE           = regexp.MustCompile(`^-?[0-9]+$`)
 	userRE          = regexp.MustCompile(`^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,31}$`)
 	kubeServiceLink = regexp.MustCompile(`^(?i)(tcp|udp|sctp)://`)
 )
@@ -402,7 +401,7 @@ func parseBool(v string) (b, valid bool) {
 
 // addIburst gives a source listed as a bare host the option cturra's and dockur's images add
 // to every host: without it chronyd's first sync takes minutes instead of seconds.
-func addIburst(srcs []Source) {
+func addIburst(srcs []chronysyntax.Source) {
 	for i := range srcs {
 		if len(srcs[i].Options) == 0 {
 			srcs[i].Options = []string{"iburst"}
@@ -530,7 +529,7 @@ func checkHostPort(v string) error {
 	if _, err := netip.ParseAddr(host); err == nil {
 		return nil
 	}
-	if strings.Contains(host, ":") || checkHost(host) != nil {
+	if strings.Contains(host, ":") || chronysyntax.CheckHost(host) != nil {
 		return fmt.Errorf("host %q is not an IP address or host name", host)
 	}
 	return nil

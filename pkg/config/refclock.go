@@ -3,10 +3,10 @@ package config
 import (
 	"errors"
 	"fmt"
-	"math"
 	"path/filepath"
-	"regexp"
 	"strings"
+
+	"github.com/chris-short/chrony/pkg/chronysyntax"
 )
 
 // RefclockMode is how REFCLOCK chooses the reference clocks.
@@ -54,33 +54,9 @@ func (r Refclock) Line() string {
 	return strings.Join(append([]string{"refclock", r.Driver, r.Param}, r.Options...), " ")
 }
 
-// refclockOptions is the allow-list of refclock options, with chrony.conf(5)'s ranges (each
-// tried with Debian's chronyd 4.3 -p). refid and lock take a reference id: checked apart.
-var refclockOptions = map[string]optSpec{
-	"prefer": {kind: optFlag}, "noselect": {kind: optFlag}, "trust": {kind: optFlag},
-	"require": {kind: optFlag}, "tai": {kind: optFlag}, "pps": {kind: optFlag},
-
-	"poll":          {optInt, -6, 24, "-6..24 (a power of 2 in seconds)"},
-	"dpoll":         {optInt, -6, 24, "-6..24 (a power of 2 in seconds)"},
-	"filter":        {optInt, 1, 4096, "1..4096 samples"},
-	"rate":          {optInt, 1, 1000000, "1..1000000 pulses per second"},
-	"stratum":       {optInt, 0, 15, "0..15"},
-	"maxlockage":    {optInt, 1, math.MaxInt32, "1 or more pulses"},
-	"offset":        {optFloat, -1000, 1000, "-1000..1000 seconds"},
-	"delay":         {optFloat, 0, 1000, "0..1000 seconds"},
-	"precision":     {optFloat, 0, 1, "0..1 seconds"},
-	"maxdispersion": {optFloat, 0, 1000, "0..1000 seconds"},
-	"width":         {optFloat, 0, 1, "0..1 seconds"},
-}
-
-const refclockOptionList = "prefer, noselect, trust, require, tai, pps, poll N, dpoll N, filter N, rate N, stratum N, " +
-	"maxlockage N, offset S, delay S, precision S, maxdispersion S, width S, refid ID, lock ID"
-
-// refidRE is a reference id: 1..4 letters or digits, as chronyc shows it.
-var refidRE = regexp.MustCompile(`^[A-Za-z0-9]{1,4}$`)
-
 // parseRefclock reads REFCLOCK: auto, none, or `[PHC|SOCK|SHM] PARAM [OPTION ...]`, where a
-// bare absolute path is a PHC device.
+// bare absolute path is a PHC device. The refclock line's grammar is package chronysyntax's;
+// the modes, the bare path and the advice are REFCLOCK's.
 func parseRefclock(v string) (RefclockMode, *Refclock, error) {
 	switch strings.ToLower(v) {
 	case "auto":
@@ -102,66 +78,15 @@ func parseRefclock(v string) (RefclockMode, *Refclock, error) {
 		return "", nil, fmt.Errorf("driver %q is not offered: PHC, SOCK or SHM (or a PHC device path); put other refclocks in a *.conf file in CHRONY_CONF_DIR", words[0])
 	}
 	r.Param = words[0]
-	switch r.Driver {
-	case "SHM":
-		if _, err := intIn(r.Param, 0, 255); err != nil {
-			return "", nil, fmt.Errorf("SHM segment %q: want 0..255 (gpsd uses 0..3)", r.Param)
-		}
-	default:
-		if err := checkRefclockPath(r.Param); err != nil {
-			return "", nil, fmt.Errorf("%s %q: %w", r.Driver, r.Param, err)
-		}
+	if r.Driver != "SHM" && !filepath.IsAbs(r.Param) {
+		return "", nil, fmt.Errorf("%s %q: must be an absolute path (such as /dev/ptp0), or auto or none", r.Driver, r.Param)
 	}
-	used := map[string]bool{}
-	for i := 1; i < len(words); i++ {
-		word := strings.ToLower(words[i])
-		if used[word] {
-			return "", nil, fmt.Errorf("option %s is given twice", word)
-		}
-		used[word] = true
-		if word == "refid" || word == "lock" {
-			if i+1 >= len(words) || !refidRE.MatchString(words[i+1]) {
-				return "", nil, fmt.Errorf("option %s needs a reference id of 1..4 letters or digits", word)
-			}
-			i++
-			r.Options = append(r.Options, word+" "+words[i])
-			continue
-		}
-		spec, ok := refclockOptions[word]
-		if !ok {
-			return "", nil, fmt.Errorf("unknown refclock option %q (allowed: %s)", words[i], refclockOptionList)
-		}
-		if spec.kind == optFlag {
-			r.Options = append(r.Options, word)
-			continue
-		}
-		if i+1 >= len(words) {
-			return "", nil, fmt.Errorf("option %s needs a value (%s)", word, spec.describe())
-		}
-		i++
-		arg, err := spec.check(words[i])
-		if err != nil {
-			return "", nil, fmt.Errorf("%s %q: %w", word, words[i], err)
-		}
-		r.Options = append(r.Options, word+" "+arg)
+	opts, err := chronysyntax.ParseRefclock(r.Driver, r.Param, words[1:])
+	if err != nil {
+		return "", nil, err
 	}
+	r.Options = opts
 	return RefclockExplicit, r, nil
-}
-
-// checkRefclockPath accepts an absolute clean path that stays one word in chrony.conf. A
-// colon would start chrony's driver options (PHC /dev/ptp0:nocrossts), which are not offered.
-func checkRefclockPath(p string) error {
-	switch {
-	case !filepath.IsAbs(p):
-		return errors.New("must be an absolute path (such as /dev/ptp0), or auto or none")
-	case filepath.Clean(p) != p:
-		return fmt.Errorf("not a clean path; did you mean %s?", filepath.Clean(p))
-	case strings.ContainsAny(p, ":*?[]{}"):
-		return errors.New("must not contain ':' or glob characters")
-	case len(p) > maxSocketPath:
-		return fmt.Errorf("%d bytes long; the limit is %d", len(p), maxSocketPath)
-	}
-	return nil
 }
 
 // TimeSource is a cloud's own time service (TIME_SOURCE).
@@ -177,7 +102,7 @@ const (
 
 // providerServers are the servers each provider documents for its instances. Azure documents
 // no NTP endpoint for VMs: its time is the host's, through the /dev/ptp_hyperv PHC.
-var providerServers = map[TimeSource][]Source{
+var providerServers = map[TimeSource][]chronysyntax.Source{
 	// AWS EC2 user guide, "Connect to the IPv4 endpoint of the Amazon Time Sync Service".
 	TimeSourceAWS: {{Host: "169.254.169.123", Options: []string{"prefer", "iburst", "minpoll 4", "maxpoll 4"}}},
 	// Compute Engine, "Configure NTP on a VM": the metadata server only.
@@ -216,7 +141,7 @@ func (s *Settings) SmearConflict() error {
 		return nil
 	}
 	var smear, utc []string
-	for _, src := range append(append([]Source(nil), s.Servers...), s.Pools...) {
+	for _, src := range append(append([]chronysyntax.Source(nil), s.Servers...), s.Pools...) {
 		switch LeapOf(src.Host) {
 		case LeapSmeared:
 			smear = append(smear, src.Host)

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
+
+	"github.com/chris-short/chrony/pkg/chronysyntax"
 )
 
 // ClockControl says whether chronyd may discipline the system clock.
@@ -35,19 +37,13 @@ const (
 	FamilyDual IPFamily = "dual"
 )
 
-// Source is one NTP_SERVERS or NTP_POOLS entry: a host and its validated chrony options,
-// each option already in chrony's own syntax ("iburst", "maxpoll 6").
-type Source struct {
-	Host    string
-	Options []string
-}
-
 // Settings is everything the entrypoint needs, from the environment, after validation.
 // Fields may be added; existing names are a contract shared by the packages that consume them.
 type Settings struct {
-	// Sources. Servers and Pools are empty only when a mounted chrony.conf is used.
-	Servers []Source
-	Pools   []Source
+	// Sources: NTP_SERVERS (after TIME_SOURCE's) and NTP_POOLS, each a host and its options in
+	// chrony's syntax (package chronysyntax). Empty only when a mounted chrony.conf is used.
+	Servers []chronysyntax.Source
+	Pools   []chronysyntax.Source
 
 	EnableNTS   bool // ENABLE_NTS: nts on every source
 	NoClientLog bool // NOCLIENTLOG
@@ -162,7 +158,7 @@ func (s *Settings) OffFamilySources() []string {
 		want6 = true
 	}
 	var off []string
-	for _, src := range append(append([]Source(nil), s.Servers...), s.Pools...) {
+	for _, src := range append(append([]chronysyntax.Source(nil), s.Servers...), s.Pools...) {
 		a, err := netip.ParseAddr(src.Host)
 		if err != nil {
 			continue

@@ -1,5 +1,7 @@
 package config
 
+import "github.com/chris-short/chrony/pkg/chronysyntax"
+
 // Variable documents one environment variable the entrypoint reads.
 type Variable struct {
 	Name        string
@@ -15,7 +17,7 @@ type Variable struct {
 // Variables is the one place every variable is named and documented: Load reads exactly these,
 // the README's table is built from them, and near-miss detection compares unknown names with them.
 var Variables = []Variable{
-	{"NTP_SERVERS", "", "Comma-separated NTP servers, each `HOST [OPTION ...]` in chrony's source syntax (options: " + optionList + "). When both NTP_SERVERS and NTP_POOLS are unset: `NTP_POOLS=pool.ntp.org iburst`.", true, "none; NTP_POOLS=pool.ntp.org iburst when both are unset"},
+	{"NTP_SERVERS", "", "Comma-separated NTP servers, each `HOST [OPTION ...]` in chrony's source syntax (options: " + chronysyntax.SourceOptionList + "). When both NTP_SERVERS and NTP_POOLS are unset: `NTP_POOLS=pool.ntp.org iburst`.", true, "none; NTP_POOLS=pool.ntp.org iburst when both are unset"},
 	{"NTP_POOLS", "pool.ntp.org iburst", "Comma-separated NTP pools, same syntax as NTP_SERVERS.", true, ""},
 	{"NTP_IBURST", "true", "Add `iburst` to every NTP_SERVERS or NTP_POOLS entry given as a bare host (as cturra's and dockur's images do): first sync in seconds instead of minutes. `false` writes bare hosts as given.", true, ""},
 	{"ENABLE_NTS", "false", "Add `nts` (Network Time Security) to every source.", true, ""},
@@ -44,7 +46,7 @@ var Variables = []Variable{
 	{"NTS_PORT", "4460", "TCP port (1024..65535) of the NTS-KE server; only with NTS_SERVER_CERT and NTS_SERVER_KEY.", true, ""},
 	{"NTS_WATCH_INTERVAL", "10s", "How often (Go duration, 1s..1h) the NTS certificate and key are checked for a renewal, which restarts chronyd with the new pair once it is valid; `off`: never (chronyd keeps the pair it started with).", false, ""},
 	{"NTS_KEYS_FROM", "", "The `ntskeys` file of the server that generates the NTS cookie keys (its STATE_DIR, on a shared volume): this server then rotates none of its own (`ntsrotate 0`), copies the file into STATE_DIR and reloads it (`rekey`) whenever it changes, so cookies from any replica work on every replica. Only with NTS_SERVER_CERT.", true, ""},
-	{"REFCLOCK", "auto", "Reference clock: `auto` uses a cloud's PTP hardware clock (AWS ENA, Azure Hyper-V, KVM) found in PTP_SYSFS_DIR when its device is in the container, with the vendor's options (README: Cloud nodes); `none`; or `[PHC|SOCK|SHM] PARAM [OPTION ...]`, a bare absolute path being a PHC device (options: " + refclockOptionList + ").", true, ""},
+	{"REFCLOCK", "auto", "Reference clock: `auto` uses a cloud's PTP hardware clock (AWS ENA, Azure Hyper-V, KVM) found in PTP_SYSFS_DIR when its device is in the container, with the vendor's options (README: Cloud nodes); `none`; or `[PHC|SOCK|SHM] PARAM [OPTION ...]`, a bare absolute path being a PHC device (options: " + chronysyntax.RefclockOptionList + ").", true, ""},
 	{"TIME_SOURCE", "", "A cloud's own time service instead of the default pool: `aws` (169.254.169.123, smeared), `gcp` (metadata.google.internal only, smeared) or `azure` (the host's /dev/ptp_hyperv clock, which must then be found).", true, ""},
 	{"ALLOW_LEAP_SMEAR_MIX", "false", "`true` accepts sources that handle leap seconds differently (Google's or AWS's smeared NTP with the pool, NIST or AWS's PTP clock), which start-up refuses otherwise.", false, ""},
 	{"PTP_SYSFS_DIR", "/sys/class/ptp", "Where REFCLOCK=auto looks for PTP clocks (each `ptpN/clock_name` and `ptpN/dev`).", false, ""},
