@@ -39,6 +39,47 @@ func runCommand(c *cli.Context, environ []string) error {
 	for _, n := range s.Notices {
 		log.Warn(n)
 	}
+
+	ctx, cancel := context.WithCancel(c.Context)
+	defer cancel()
+	plan, err := decide(ctx, s, log)
+	if err != nil {
+		return notStarted(c, log, err)
+	}
+	web := &webServer{s: s, log: log, nts: &ntswatch.Status{}, plan: plan.Privileges, paths: plan.Layout}
+	// Bound before chronyd starts, while still root in a root start (a low port then works): a
+	// bad HTTP_ADDR is one error and chronyd never starts.
+	if err := web.listen(); err != nil {
+		return notStarted(c, log, err)
+	}
+	chronyd, err := launch.Execute(ctx, plan, log, launch.Options{Env: environ, NTS: web.nts})
+	if err != nil {
+		web.closeUnused()
+		return notStarted(c, log, err)
+	}
+	// chronyd runs and this process holds no capability any more: serve, watch, wait.
+	watch := &syncWatch{}
+	watch.start(ctx, plan.Layout, log)
+	serveErr := web.start(ctx, time.Now())
+	if serveErr != nil {
+		cancel() // stops chronyd
+	}
+	code, err := chronyd.Wait()
+	cancel()
+	web.wait()
+	watch.wait()
+	if err := errors.Join(serveErr, err); err != nil {
+		log.Error("chronyd stopped", zap.Error(err))
+		return cli.Exit("", exitFailure)
+	}
+	log.Info("entrypoint exiting", zap.Int("exit_code", code))
+	return cli.Exit("", code)
+}
+
+// decide is a start's decision, up to the plan Execute carries out: the host's IP families,
+// the facts Gather reads, and Decide's plan. `config` prints the plan's file; its error is
+// the one `run` stops on.
+func decide(ctx context.Context, s *config.Settings, log *zap.Logger) (launch.Plan, error) {
 	s.NoIPv6 = !ipv6Usable("/proc")
 	if s.NoIPv6 && s.IPFamily == config.FamilyAuto {
 		log.Info("IPv6 is disabled on this host: chronyd runs with -4 (IP_FAMILY=auto)")
@@ -46,51 +87,22 @@ func runCommand(c *cli.Context, environ []string) error {
 			log.Warn("IPv6 sources unusable on this host: chronyd -4 ignores them", zap.Strings("sources", off))
 		}
 	}
-
-	ctx, cancel := context.WithCancel(c.Context)
-	defer cancel()
-	web := &webServer{s: s, log: log, nts: &ntswatch.Status{}}
-	// Bound before anything else, while still root in a root start (a low port then works): a
-	// bad HTTP_ADDR is one error and chronyd never starts.
-	if err := web.listen(); err != nil {
-		log.Error("chronyd not started", zap.Error(err))
-		return cli.Exit("", exitFailure)
+	facts, err := launch.Gather(ctx, s, log)
+	if err != nil {
+		return launch.Plan{}, err
 	}
-	watch := &syncWatch{}
-	code, err := func() (int, error) {
-		facts, err := launch.Gather(ctx, s, log)
-		if err != nil {
-			return 1, err
-		}
-		plan, err := launch.Decide(s, facts)
-		if err != nil {
-			return 1, err
-		}
-		web.plan, web.paths = plan.Privileges, plan.Layout
-		return launch.Execute(ctx, plan, log, launch.Options{
-			Env: environ,
-			NTS: web.nts,
-			Started: func(int) error {
-				watch.start(ctx, plan.Layout, log)
-				return web.start(ctx, time.Now())
-			},
-		})
-	}()
-	cancel()
-	web.wait()
-	web.closeUnused()
-	watch.wait()
-	if err != nil && c.Context.Err() != nil {
-		// A stop asked before chronyd ran (or while `chronyd -p` checked the file) is clean.
+	return launch.Decide(s, facts)
+}
+
+// notStarted ends a start that stopped before chronyd ran: exit 1 with err, or 0 when a stop
+// was asked meanwhile (it may have interrupted `chronyd -p` or the start itself).
+func notStarted(c *cli.Context, log *zap.Logger, err error) error {
+	if c.Context.Err() != nil {
 		log.Info("stop requested before chronyd started: exiting", zap.NamedError("reason", context.Cause(c.Context)), zap.Error(err))
 		return cli.Exit("", exitOK)
 	}
-	if err != nil {
-		log.Error("chronyd not started", zap.Error(err))
-		return cli.Exit("", exitFailure)
-	}
-	log.Info("entrypoint exiting", zap.Int("exit_code", code))
-	return cli.Exit("", code)
+	log.Error("chronyd not started", zap.Error(err))
+	return cli.Exit("", exitFailure)
 }
 
 // webServer serves /healthz, /readyz and /metrics while chronyd runs.
@@ -100,9 +112,9 @@ type webServer struct {
 
 	ln      net.Listener // bound by listen before chronyd starts; nil when HTTP_ADDR=off
 	nts     *ntswatch.Status
-	plan    preflight.Plan // set before chronyd starts
-	paths   rundir.Layout  // set before chronyd starts
-	started time.Time      // set by start, before it serves
+	plan    preflight.Plan
+	paths   rundir.Layout
+	started time.Time // set by start, before it serves
 	done    chan struct{}
 }
 
@@ -127,7 +139,7 @@ func (w *webServer) listen() error {
 
 // closeUnused closes the listener when chronyd never started, so nothing served it.
 func (w *webServer) closeUnused() {
-	if w.ln != nil && w.done == nil {
+	if w.ln != nil {
 		_ = w.ln.Close()
 	}
 }

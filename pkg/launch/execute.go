@@ -33,16 +33,30 @@ type Options struct {
 	// NTS, when set, receives the NTS server's state (certificate expiry, restarts, key
 	// reloads) for the metrics.
 	NTS *ntswatch.Status
-	// Started, when set, runs once chronyd (pid) is started and this process holds no
-	// capability any more: the place to start serving HTTP. An error stops chronyd and is
-	// returned.
-	Started func(pid int) error
 }
 
-// Execute carries out plan and returns chronyd's exit code (128+signal when a signal killed
-// it). Every problem found before chronyd starts is returned as err with code 1, and chronyd
-// is then never started.
-func Execute(ctx context.Context, plan Plan, log *zap.Logger, o Options) (int, error) {
+// Running is chronyd started by Execute; Wait supervises it to the end.
+type Running struct {
+	// PID is the chronyd Execute started (a restart with a renewed NTS certificate starts
+	// another).
+	PID int
+
+	proc *supervisor.Process
+	nts  *ntsFlow
+}
+
+// Wait supervises chronyd until it exits (a stop: ctx of Execute ended, or a signal to this
+// process) and returns its exit code (128+signal when a signal killed it).
+func (r *Running) Wait() (int, error) {
+	defer r.nts.stop()
+	return r.proc.Wait()
+}
+
+// Execute carries out plan and returns once chronyd runs and this process holds no
+// capability any more: the caller may then serve what needs no privilege, and Wait. Every
+// problem found on the way is err, and nothing runs then (a chronyd already started is
+// stopped and reaped first).
+func Execute(ctx context.Context, plan Plan, log *zap.Logger, o Options) (*Running, error) {
 	s, priv, conf := plan.Settings, plan.Privileges, plan.Conf
 	if plan.RefclockDropped != nil {
 		warnRefclockDropped(log, plan.DroppedRefclocks, plan.RefclockDropped)
@@ -63,21 +77,21 @@ func Execute(ctx context.Context, plan Plan, log *zap.Logger, o Options) (int, e
 		zap.String("chrony_user", priv.User), zap.Int("uid", priv.UID), zap.Int("gid", priv.GID),
 		zap.Ints("groups", priv.Groups), zap.Strings("refclock_devices", priv.DeviceReason))
 	if err := checkPortsFree(plan.Serving); err != nil {
-		return 1, err
+		return nil, err
 	}
 	if err := preflight.Become(priv.UID, priv.GID, priv.Groups, priv.Keep); err != nil {
-		return 1, fmt.Errorf("drop privileges to %s: %w", priv.User, err)
+		return nil, fmt.Errorf("drop privileges to %s: %w", priv.User, err)
 	}
 	// From here on this process is the chrony user: everything below is created, written and
 	// read as the user chronyd runs as, so nothing chronyd (or anyone as its user) could have
 	// planted in RUN_DIR or STATE_DIR gains anything.
 	if err := preflight.PrepareDirs(plan.Layout, priv.UID, priv.GID); err != nil {
-		return 1, err
+		return nil, err
 	}
 	// Opened as chronyd's user: what the permission bits could not show (a device cgroup).
 	if err := preflight.CheckDevices(s); err != nil {
 		if s.RefclockMode != config.RefclockAuto {
-			return 1, err
+			return nil, err
 		}
 		warnRefclockDropped(log, refclockLines(s.Refclocks), err)
 		if plan.ConfNoRefclock != nil {
@@ -85,23 +99,23 @@ func Execute(ctx context.Context, plan Plan, log *zap.Logger, o Options) (int, e
 		}
 	}
 	if err := preflight.WriteFile("RUN_DIR="+s.RunDir, plan.ConfPath, conf); err != nil {
-		return 1, err
+		return nil, err
 	}
 	if err := preflight.WriteFile("RUN_DIR="+s.RunDir, plan.ServingPath, plan.Serving.Marshal()); err != nil {
-		return 1, err
+		return nil, err
 	}
 	// After Become, so the files are read as chronyd will read them: as its user. chronyd
 	// itself would only log the failure and serve without NTS.
 	if s.ServesNTS() {
 		if err := preflight.CheckNTSKeyPair(s.NTSServerCert, s.NTSServerKey); err != nil {
-			return 1, err
+			return nil, err
 		}
 	}
 	// chronyd silently ignores a drift file it cannot read (and replaces it at its next clean
 	// stop): say so, since the clock then starts without its learnt frequency. A FIFO there
 	// would block chronyd before it serves anything: refuse it.
 	if warn, err := preflight.CheckDriftFile(plan.Layout.DriftFile()); err != nil {
-		return 1, err
+		return nil, err
 	} else if warn != nil {
 		log.Warn("drift file unreadable: chronyd starts without its learnt frequency and replaces the file at its next clean stop",
 			zap.String("path", plan.Layout.DriftFile()), zap.Error(warn))
@@ -115,7 +129,7 @@ func Execute(ctx context.Context, plan Plan, log *zap.Logger, o Options) (int, e
 		}
 	}
 	if err := preflight.SetNoNewPrivs(); err != nil {
-		return 1, err
+		return nil, err
 	}
 	// Probes killed mid-request (at a probe timeout) leave client socket directories behind.
 	if n, err := chrony.SweepClientDirs(s.RunDir); err != nil {
@@ -131,8 +145,9 @@ func Execute(ctx context.Context, plan Plan, log *zap.Logger, o Options) (int, e
 		ambient = append(ambient, uintptr(v))
 	}
 	nts := newNTSFlow(s, plan.Layout, priv, log, o.NTS)
-	defer nts.stop()
-	return supervisor.Run(ctx, supervisor.Options{
+	var pid0 int
+	var dropErr error // the first start's: chronyd is then stopped
+	proc, err := supervisor.Start(ctx, supervisor.Options{
 		Name:            "chronyd",
 		Path:            s.Chronyd,
 		Args:            args,
@@ -149,19 +164,25 @@ func Execute(ctx context.Context, plan Plan, log *zap.Logger, o Options) (int, e
 				nts.restarted(pid)
 				return nil
 			}
-			nts.started = true
-			if err := nts.dropCapabilities(); err != nil {
-				return err
+			nts.started, pid0 = true, pid
+			if dropErr = nts.dropCapabilities(); dropErr != nil {
+				return dropErr
 			}
 			log.Info("chronyd started; entrypoint holds no capabilities", zap.Int("pid", pid),
 				zap.Int("uid", os.Geteuid()), zap.Int("gid", os.Getegid()))
 			nts.start(ctx)
-			if o.Started != nil {
-				return o.Started(pid)
-			}
 			return nil
 		},
 	})
+	if err != nil {
+		return nil, err
+	}
+	r := &Running{PID: pid0, proc: proc, nts: nts}
+	if dropErr != nil {
+		_, err := r.Wait() // dropErr, once chronyd has stopped
+		return nil, err
+	}
+	return r, nil
 }
 
 // warnRefclockDropped says that chronyd serves from the NTP sources alone because it could

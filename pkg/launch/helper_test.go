@@ -20,7 +20,7 @@ import (
 
 // Run changes the credentials of the whole process, so tests run it in a child: this test
 // binary re-executed (under setpriv, which sets the starting privileges) with LAUNCH_HELPER=1.
-// The child writes "pid socket" to LAUNCH_STARTED once chronyd runs, and exits with Run's code.
+// The child writes "pid socket" to LAUNCH_STARTED once chronyd runs, and exits with chronyd's code.
 func TestMain(m *testing.M) {
 	if os.Getenv("LAUNCH_HELPER") == "1" {
 		os.Exit(helperMain())
@@ -42,9 +42,11 @@ func helperMain() int {
 	return code
 }
 
-// start is cmd's sequence: gather, decide, execute.
+// start is cmd's sequence: gather, decide, execute, then (as cmd serves HTTP) say that
+// chronyd runs, and wait.
 func start(s *config.Settings, log *zap.Logger) (int, error) {
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	facts, err := Gather(ctx, s, log)
 	if err != nil {
 		return 1, err
@@ -53,13 +55,16 @@ func start(s *config.Settings, log *zap.Logger) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	return Execute(ctx, plan, log, Options{
-		Env:             os.Environ(),
-		ShutdownTimeout: 5 * time.Second,
-		Started: func(pid int) error {
-			return os.WriteFile(os.Getenv("LAUNCH_STARTED"), fmt.Appendf(nil, "%d %s\n", pid, plan.Layout.Socket()), 0o644)
-		},
-	})
+	r, err := Execute(ctx, plan, log, Options{Env: os.Environ(), ShutdownTimeout: 5 * time.Second})
+	if err != nil {
+		return 1, err
+	}
+	if err := os.WriteFile(os.Getenv("LAUNCH_STARTED"), fmt.Appendf(nil, "%d %s\n", r.PID, plan.Layout.Socket()), 0o644); err != nil {
+		cancel()
+		_, _ = r.Wait()
+		return 1, err
+	}
+	return r.Wait()
 }
 
 // env is a test's directories and environment for the helper.

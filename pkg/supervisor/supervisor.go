@@ -44,18 +44,18 @@ type Options struct {
 	DrainTimeout time.Duration
 
 	// OnStart runs each time the child is started (again after a restart), before any signal
-	// is handled. An error stops the child (SIGTERM, then SIGKILL after ShutdownTimeout) and is
-	// returned by Run.
+	// is handled: the first time within Start. An error stops the child (SIGTERM, then SIGKILL
+	// after ShutdownTimeout) and is returned by Wait.
 	OnStart func(pid int) error
 	// Restart, when not nil, restarts the child at each value received: it is stopped as at
 	// shutdown (SIGTERM, SIGKILL after ShutdownTimeout), BeforeRestart runs, and it is started
 	// again with these Options (OnStart runs with the new pid). A stop asked meanwhile (a
-	// signal, ctx) ends Run as usual and starts nothing; a restart asked while one is under
+	// signal, ctx) ends Wait as usual and starts nothing; a restart asked while one is under
 	// way is the same restart.
 	Restart <-chan struct{}
 	// BeforeRestart runs after the old child was reaped and before the new one starts: the
 	// place to remove what the old one may have left behind (a pidfile after SIGKILL). An
-	// error ends Run with that error and starts nothing.
+	// error ends Wait with that error and starts nothing.
 	BeforeRestart func() error
 	// Output receives each line the child writes to stdout or stderr, in order, from a single
 	// goroutine. Nil logs each line at info level.
@@ -72,10 +72,26 @@ func ExitCode(ws syscall.WaitStatus) int {
 	return ws.ExitStatus()
 }
 
-// Run starts the child, supervises it until it exits, and returns ExitCode of its status.
-// Cancelling ctx starts the same shutdown as SIGTERM. err is non-nil only when the child could
-// not be started or OnStart failed; a child that fails is reported through the code.
-func Run(ctx context.Context, o Options) (code int, err error) {
+// Process is a child started by Start; Wait supervises it until it exits.
+type Process struct {
+	ctx    context.Context
+	o      Options
+	log    *zap.Logger
+	logs   *logQueue
+	output func(string)
+	sigs   chan os.Signal
+	// subreaper is set when Start made this process a child subreaper (Wait clears it).
+	subreaper bool
+	c         *child
+	s         *state
+	startErr  error
+}
+
+// Start starts the child and returns once it runs and OnStart has returned, before any signal
+// is handled: signals that arrive meanwhile wait for Wait, which must then be called. err is
+// non-nil, and nothing runs, only when the child could not be started (ctx already ended
+// included); an OnStart failure stops the child, and Wait returns it.
+func Start(ctx context.Context, o Options) (_ *Process, err error) {
 	log := o.Log
 	if log == nil {
 		log = zap.NewNop()
@@ -89,52 +105,77 @@ func Run(ctx context.Context, o Options) (code int, err error) {
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = DefaultDrainTimeout
 	}
+	p := &Process{ctx: ctx, o: o}
 	// Every entry below goes through a queue: nothing in the reap loop waits on a log write.
-	log, logs := queued(log)
-	defer logs.close(o.DrainTimeout)
-	output := o.Output
-	if output == nil {
-		output = func(line string) { log.Info(line, zap.String("child", o.Name)) }
+	p.log, p.logs = queued(log)
+	p.output = o.Output
+	if p.output == nil {
+		p.output = func(line string) { p.log.Info(line, zap.String("child", o.Name)) }
 	}
+	defer func() {
+		if err != nil {
+			p.release()
+		}
+	}()
 
 	if os.Getpid() != 1 {
 		var was int32
 		if err := unix.Prctl(unix.PR_GET_CHILD_SUBREAPER, uintptr(unsafe.Pointer(&was)), 0, 0, 0); err != nil {
-			return 1, fmt.Errorf("read child subreaper flag: %w", err)
+			return nil, fmt.Errorf("read child subreaper flag: %w", err)
 		}
 		if was == 0 {
 			if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-				return 1, fmt.Errorf("become child subreaper: %w", err)
+				return nil, fmt.Errorf("become child subreaper: %w", err)
 			}
-			defer func() { _ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) }()
+			p.subreaper = true
 		}
 	}
 
 	// Subscribe before the fork: a child that exits at once must still wake the reap loop.
-	sigs := make(chan os.Signal, 64)
-	signal.Notify(sigs, syscall.SIGCHLD, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP)
-	defer signal.Stop(sigs)
+	p.sigs = make(chan os.Signal, 64)
+	signal.Notify(p.sigs, syscall.SIGCHLD, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP)
 
 	// A stop asked before the fork starts nothing.
 	if err := ctx.Err(); err != nil {
-		return 1, fmt.Errorf("start %s: stop requested before it started: %w", o.Name, context.Cause(ctx))
+		return nil, fmt.Errorf("start %s: stop requested before it started: %w", o.Name, context.Cause(ctx))
 	}
-	c, err := spawn(o, log, output)
-	if err != nil {
-		return 1, fmt.Errorf("start %s: %w", o.Name, err)
+	if p.c, err = spawn(o, p.log, p.output); err != nil {
+		return nil, fmt.Errorf("start %s: %w", o.Name, err)
 	}
-	s := &state{pid: c.pid, name: o.Name, log: log, timeout: o.ShutdownTimeout}
-	var startErr error
-	started := func() {
-		if o.OnStart != nil {
-			if startErr = o.OnStart(s.pid); startErr != nil {
-				log.Error("after start: stopping child", zap.String("child", o.Name), zap.Error(startErr))
-				s.shutdown(syscall.SIGTERM, false)
-			}
+	p.s = &state{pid: p.c.pid, name: o.Name, log: p.log, timeout: o.ShutdownTimeout}
+	p.started()
+	return p, nil
+}
+
+// started runs OnStart for the child just started; its failure stops the child.
+func (p *Process) started() {
+	if p.o.OnStart != nil {
+		if p.startErr = p.o.OnStart(p.s.pid); p.startErr != nil {
+			p.log.Error("after start: stopping child", zap.String("child", p.o.Name), zap.Error(p.startErr))
+			p.s.shutdown(syscall.SIGTERM, false)
 		}
-		s.reap() // a child that died before Notify saw it
 	}
-	started()
+	p.s.reap() // a child that died before Notify saw it
+}
+
+// release undoes what Start set up for the reap loop.
+func (p *Process) release() {
+	if p.sigs != nil {
+		signal.Stop(p.sigs)
+	}
+	if p.subreaper {
+		_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+	}
+	p.logs.close(p.o.DrainTimeout)
+}
+
+// Wait supervises the child until it exits and returns ExitCode of its status. Cancelling
+// Start's ctx starts the same shutdown as SIGTERM. err is non-nil only when OnStart failed
+// or a restart could not start the child again; a child that fails is reported through the
+// code. Call it once.
+func (p *Process) Wait() (code int, err error) {
+	defer p.release()
+	o, log, s := p.o, p.log, p.s
 	handle := func(sig os.Signal) {
 		switch sig {
 		case syscall.SIGCHLD:
@@ -145,11 +186,11 @@ func Run(ctx context.Context, o Options) (code int, err error) {
 			s.shutdown(sig.(syscall.Signal), true)
 		}
 	}
-	done := ctx.Done()
+	done := p.ctx.Done()
 	for {
 		for !s.exited {
 			select {
-			case sig := <-sigs:
+			case sig := <-p.sigs:
 				handle(sig)
 			case <-done:
 				done = nil
@@ -157,7 +198,7 @@ func Run(ctx context.Context, o Options) (code int, err error) {
 				// ctx ended: forward that one rather than a SIGTERM of our own.
 				for pending := true; pending; {
 					select {
-					case sig := <-sigs:
+					case sig := <-p.sigs:
 						handle(sig)
 					default:
 						pending = false
@@ -183,8 +224,8 @@ func Run(ctx context.Context, o Options) (code int, err error) {
 			s.timer.Stop()
 		}
 		s.reap() // orphans that died together with the main child
-		c.finish(o.DrainTimeout)
-		if !s.restarting || len(s.requested) > 0 || startErr != nil {
+		p.c.finish(o.DrainTimeout)
+		if !s.restarting || len(s.requested) > 0 || p.startErr != nil {
 			break
 		}
 		log.Info(fmt.Sprintf("%s stopped for a restart (exit code %d)", o.Name, ExitCode(s.status)),
@@ -197,12 +238,12 @@ func Run(ctx context.Context, o Options) (code int, err error) {
 		if o.RestartArgs != nil {
 			o.Args = o.RestartArgs
 		}
-		if c, err = spawn(o, log, output); err != nil {
+		if p.c, err = spawn(o, log, p.output); err != nil {
 			return 1, fmt.Errorf("restart %s: %w", o.Name, err)
 		}
-		*s = state{pid: c.pid, name: o.Name, log: log, timeout: o.ShutdownTimeout}
-		log.Info(o.Name+" restarted", zap.String("child", o.Name), zap.Int("pid", c.pid))
-		started()
+		*s = state{pid: p.c.pid, name: o.Name, log: log, timeout: o.ShutdownTimeout}
+		log.Info(o.Name+" restarted", zap.String("child", o.Name), zap.Int("pid", p.c.pid))
+		p.started()
 	}
 
 	code = ExitCode(s.status)
@@ -222,7 +263,7 @@ func Run(ctx context.Context, o Options) (code int, err error) {
 		}
 		lvl(fmt.Sprintf("%s exited with code %d", o.Name, code), zap.String("child", o.Name), zap.Int("exit_code", code))
 	}
-	return code, startErr
+	return code, p.startErr
 }
 
 // child is one started child and the goroutine copying its output.

@@ -55,7 +55,7 @@ func run(t *testing.T, ctx context.Context, script string, act func(), mod func(
 		mod(&o)
 	}
 	t0 := time.Now()
-	code, err := Run(ctx, o)
+	code, err := runToEnd(ctx, o)
 	took := time.Since(t0)
 	mu.Lock()
 	defer mu.Unlock()
@@ -273,7 +273,7 @@ func TestOutput(t *testing.T) {
 		}
 	})
 	t.Run("start failure is an error naming the program", func(t *testing.T) {
-		_, err := Run(context.Background(), Options{Name: "nope", Path: "/nonexistent/chronyd", Args: []string{"chronyd"}})
+		_, err := runToEnd(context.Background(), Options{Name: "nope", Path: "/nonexistent/chronyd", Args: []string{"chronyd"}})
 		if err == nil || !strings.Contains(err.Error(), "start nope: fork/exec /nonexistent/chronyd") {
 			t.Errorf("err = %v", err)
 		}
@@ -305,7 +305,7 @@ func TestStalledLogDoesNotHoldUpStop(t *testing.T) {
 			exited := make(chan struct{})
 			go func() {
 				defer close(exited)
-				_, _ = Run(context.Background(), Options{
+				_, _ = runToEnd(context.Background(), Options{
 					Name: "sh", Path: "/bin/sh", Args: []string{"sh", "-c", tc.script},
 					Env: []string{"PATH=/usr/bin:/bin", "D=" + dir}, Log: log,
 					ShutdownTimeout: 300 * time.Millisecond, DrainTimeout: 300 * time.Millisecond,
