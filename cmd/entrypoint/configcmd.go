@@ -5,22 +5,25 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"go.uber.org/zap"
 
 	"github.com/chris-short/chrony/pkg/config"
-	"github.com/chris-short/chrony/pkg/launch"
 )
 
-// configCommand prints the chrony.conf `run` would start chronyd with.
+// configCommand is a dry run of `run`: it decides the start as `run` would (the same
+// settings, facts and plan) and prints the plan's chrony.conf, writing and starting nothing.
+// Its error is the one `run` would stop on before carrying the plan out, with the same exit
+// code.
 func configCommand(c *cli.Context, environ []string) error {
 	s, err := loadSettings(environ)
 	if err != nil {
 		return err
 	}
-	conf, err := launch.Preview(c.Context, s)
+	plan, err := decide(c.Context, s, zap.NewNop())
 	if err != nil {
 		return cli.Exit(err.Error(), exitFailure)
 	}
-	_, err = c.App.Writer.Write(conf)
+	_, err = c.App.Writer.Write(plan.Conf)
 	return err
 }
 

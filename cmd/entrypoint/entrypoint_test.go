@@ -27,9 +27,10 @@ func TestMain(m *testing.M) { entrypointtest.Main(m, &bin) }
 
 // TestConfigCommand checks `entrypoint config` end to end: the effective file for a valid
 // environment on stdout with exit 0, every problem of an invalid one on stderr with exit 1 and
-// nothing on stdout. Paths are fixed so the goldens do not depend on the machine.
+// nothing on stdout. Paths are fixed so the goldens do not depend on the machine. It is a
+// dry run of a start, so it gets what a start needs: a chronyd (for `chronyd -p`) and a user.
 func TestConfigCommand(t *testing.T) {
-	base := []string{"CHRONY_USER=nobody", "CHRONY_CONF=/nonexistent/chrony.conf", "CLOCK_CONTROL=off", "PTP_SYSFS_DIR=/nonexistent/ptp"}
+	base := []string{"CHRONYD=" + chronytest.Chronyd(t), "CHRONY_USER=nobody", "CHRONY_CONF=/nonexistent/chrony.conf", "CLOCK_CONTROL=off", "PTP_SYSFS_DIR=/nonexistent/ptp"}
 	mounted := filepath.Join(t.TempDir(), "chrony.conf")
 	if err := os.WriteFile(mounted, []byte("server 192.0.2.1 iburst\n"), 0o644); err != nil {
 		t.Fatal(err)

@@ -31,8 +31,9 @@ func run(t *testing.T, argv ...string) string {
 	t.Helper()
 	var out bytes.Buffer
 	cmd := exec.Command(argv[0], argv[1:]...)
-	// The defaults only: `config` renders from the environment.
-	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	// The defaults, and what a start needs, `config` being a dry run of one: the chronyd it
+	// asks `chronyd -p` and a chrony user that exists.
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "CHRONYD=" + chronytest.Chronyd(t), "CHRONY_USER=nobody"}
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out.String())

@@ -20,10 +20,22 @@ const noMount = "CHRONY_CONF=/nonexistent/chrony.conf"
 // noPTP keeps REFCLOCK=auto from finding this machine's PTP clocks (a cloud CI runner has one).
 const noPTP = "PTP_SYSFS_DIR=/nonexistent/ptp"
 
+// dryRun runs `entrypoint config` with env as a start would run: `config` is a dry run of it,
+// and fails where it fails. So it gets what a start needs (the chronyd it asks `chronyd -p`, a
+// chrony user that exists) and, whatever this machine's, the privileges of a root start with
+// Docker's default capabilities that matter here (SETUID, SETGID, NET_BIND_SERVICE: the peers
+// serve on port 123) and SYS_TIME added, so that CLOCK_CONTROL=auto and on decide the same
+// everywhere. Nothing is started: `config` starts nothing.
+func dryRun(t *testing.T, env ...string) entrypointtest.Result {
+	t.Helper()
+	env = append([]string{"CHRONYD=" + chronytest.Chronyd(t), "CHRONY_USER=" + entrypointtest.ChronyUser}, env...)
+	return entrypointtest.Run(t, "setpriv", env, "--bounding-set=-all,+setuid,+setgid,+net_bind_service,+sys_time", bin, "config")
+}
+
 // TestPeerEnvironments runs `entrypoint config` with each peer image's documented variables
 // (their README, compose file and Dockerfile ENV): each is accepted, and the chrony.conf it
-// gives is the golden file. CLOCK_CONTROL is pinned where the peer leaves the clock alone, so
-// that the output does not depend on this machine's capabilities.
+// gives is the golden file. CLOCK_CONTROL is pinned where the peer leaves the clock alone, and
+// dryRun grants CAP_SYS_TIME, so that the output does not depend on this machine's capabilities.
 func TestPeerEnvironments(t *testing.T) {
 	tests := []struct {
 		name string
@@ -44,7 +56,7 @@ func TestPeerEnvironments(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := entrypointtest.Run(t, bin, append([]string{noMount, noPTP}, tt.env...), "config")
+			r := dryRun(t, append([]string{noMount, noPTP}, tt.env...)...)
 			if r.Code != 0 {
 				t.Fatalf("exit %d, want 0\nstderr:\n%s", r.Code, r.Stderr)
 			}
@@ -64,10 +76,12 @@ func TestPeerEnvironments(t *testing.T) {
 // TestPreviousImageMount: the previous image's one setting, a chrony.conf mounted at
 // /etc/chrony/chrony.conf (CHRONY_CONF), is used as is.
 func TestPreviousImageMount(t *testing.T) {
-	dir := t.TempDir()
+	// Where the chrony user can read it: a start asks `chronyd -p` about it as that user.
+	dir := chronytest.ShortTempDir(t)
+	entrypointtest.Must(t, os.Chmod(dir, 0o755))
 	conf := filepath.Join(dir, "chrony.conf")
 	entrypointtest.Must(t, os.WriteFile(conf, []byte("server time.google.com iburst\nrtcsync\n"), 0o644))
-	r := entrypointtest.Run(t, bin, []string{"CHRONY_CONF=" + conf, "CLOCK_CONTROL=off"}, "config")
+	r := dryRun(t, "CHRONY_CONF="+conf, "CLOCK_CONTROL=off")
 	if r.Code != 0 || !strings.Contains(r.Stdout, "\ninclude "+conf+"\n") {
 		t.Fatalf("exit %d, stdout:\n%s\nstderr:\n%s\nwant the mounted file included", r.Code, r.Stdout, r.Stderr)
 	}
@@ -88,7 +102,7 @@ func TestPeerVariablesRejected(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.env, ","), func(t *testing.T) {
-			r := entrypointtest.Run(t, bin, append([]string{noMount, noPTP}, tt.env...), "config")
+			r := dryRun(t, append([]string{noMount, noPTP}, tt.env...)...)
 			if r.Code != 1 || !strings.Contains(r.Stderr, tt.want) {
 				t.Fatalf("exit %d, stderr:\n%s\nwant exit 1 and %q", r.Code, r.Stderr, tt.want)
 			}
