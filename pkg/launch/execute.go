@@ -124,7 +124,7 @@ func Execute(ctx context.Context, plan Plan, log *zap.Logger, o Options) (*Runni
 	// (chronyd loads ntsdumpdir/ntskeys at start). Missing (the generating server not up yet):
 	// chronyd starts with keys of its own, replaced at the first copy.
 	if s.NTSKeysFrom != "" {
-		if _, err := ntswatch.CopyKeys(s.NTSKeysFrom, s.StateDir); err != nil {
+		if _, err := ntswatch.CopyKeys(s.NTSKeysFrom, plan.Layout.NTSDumpDir()); err != nil {
 			log.Warn("starting without the generating server's NTS cookie keys; they are copied and reloaded once readable", zap.Error(err))
 		}
 	}
@@ -132,10 +132,10 @@ func Execute(ctx context.Context, plan Plan, log *zap.Logger, o Options) (*Runni
 		return nil, err
 	}
 	// Probes killed mid-request (at a probe timeout) leave client socket directories behind.
-	if n, err := chrony.SweepClientDirs(s.RunDir); err != nil {
+	if n, err := chrony.SweepClientDirs(plan.Layout.ClientDir()); err != nil {
 		log.Warn("cannot sweep abandoned client socket directories", zap.Error(err))
 	} else if n > 0 {
-		log.Info("removed client socket directories of killed probes", zap.String("dir", s.RunDir), zap.Int("count", n))
+		log.Info("removed client socket directories of killed probes", zap.String("dir", plan.Layout.ClientDir()), zap.Int("count", n))
 	}
 	args := plan.Argv
 	log.Info("starting chronyd", zap.Strings("argv", args), zap.Bool("mounted_conf", plan.Mounted))
