@@ -19,11 +19,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chris-short/chrony/internal/needs"
+	"github.com/chris-short/chrony/internal/proctest"
 )
 
 // Versions are the chrony releases the tests run against, oldest first, each from a Debian
@@ -193,6 +193,7 @@ type Instance struct {
 	Socket string // command socket path
 	Conf   string // config file path
 
+	t    testing.TB // the test that started it: Stop reports to it
 	cmd  *exec.Cmd
 	mu   sync.Mutex
 	logs []string
@@ -212,7 +213,7 @@ type Options struct {
 }
 
 // Start runs chronyd -x -d with opts on loopback and waits (at most 10 s) for its command
-// socket. It is stopped with SIGTERM when the test ends.
+// socket. It is stopped (Stop) when the test ends.
 func Start(t testing.TB, opts Options) *Instance {
 	t.Helper()
 	dir := ShortTempDir(t)
@@ -228,6 +229,7 @@ func Start(t testing.TB, opts Options) *Instance {
 		addr = "127.0.0.1"
 	}
 	in := &Instance{
+		t:      t,
 		Dir:    dir,
 		Port:   port,
 		Addr:   addr,
@@ -316,20 +318,11 @@ func (in *Instance) Logs() string {
 // PID is chronyd's process id.
 func (in *Instance) PID() int { return in.cmd.Process.Pid }
 
-// Stop sends SIGTERM and waits at most 5 s, then SIGKILL. Safe to call twice.
+// Stop ends chronyd as proctest.Stop does: SIGTERM, at most 5 s, then SIGKILL, which fails
+// the test that started it. Safe to call twice.
 func (in *Instance) Stop() {
-	select {
-	case <-in.done:
-		return
-	default:
-	}
-	_ = in.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-in.done:
-	case <-time.After(5 * time.Second):
-		_ = in.cmd.Process.Kill()
-		<-in.done
-	}
+	in.t.Helper()
+	proctest.Stop(in.t, "chronyd", in.cmd.Process, in.done, 5*time.Second)
 }
 
 // Done is closed when chronyd has exited.

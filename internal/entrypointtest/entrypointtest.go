@@ -15,11 +15,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chris-short/chrony/internal/chronytest"
+	"github.com/chris-short/chrony/internal/proctest"
 )
 
 // ChronyUser is the user the container's chronyd runs as: nobody, as the test machine has no
@@ -228,8 +228,9 @@ type Proc struct {
 	err  error
 }
 
-// Start runs bin with env (plus Path) and stops it when the test ends: SIGTERM, then SIGKILL
-// after 5 s. WaitDelay bounds the wait for output pipes a surviving child could hold open.
+// Start runs bin with env (plus Path) and stops it when the test ends with proctest.Stop:
+// SIGTERM, then SIGKILL after 5 s, which fails the test. WaitDelay bounds the wait for output
+// pipes a surviving child could hold open.
 func Start(t testing.TB, bin string, env []string, args ...string) *Proc {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
@@ -241,20 +242,7 @@ func Start(t testing.TB, bin string, env []string, args ...string) *Proc {
 		t.Fatalf("start %s: %v", bin, err)
 	}
 	go func() { p.err = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-			return
-		default:
-		}
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-	})
+	t.Cleanup(func() { proctest.Stop(t, "entrypoint", cmd.Process, p.done, 5*time.Second) })
 	return p
 }
 

@@ -15,12 +15,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chris-short/chrony/internal/chronytest"
 	"github.com/chris-short/chrony/internal/golden"
+	"github.com/chris-short/chrony/internal/proctest"
 	"github.com/chris-short/chrony/pkg/chronyconf"
 	"github.com/chris-short/chrony/pkg/config"
 	"github.com/chris-short/chrony/pkg/preflight"
@@ -286,26 +286,17 @@ func runChronyd(t *testing.T, chronyd string, paths rundir.Layout) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	}()
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	defer proctest.Stop(t, "chronyd", cmd.Process, done, 5*time.Second)
 	deadline := time.After(10 * time.Second)
 	for {
 		if _, err := os.Stat(paths.Socket()); err == nil {
 			return
 		}
 		select {
-		case err := <-done:
-			done <- err
-			t.Fatalf("chronyd exited: %v\n%s", err, log.String())
+		case <-done:
+			t.Fatalf("chronyd exited: %v\n%s", cmd.ProcessState, log.String())
 		case <-deadline:
 			t.Fatalf("no socket at %s within 10 s\n%s", paths.Socket(), log.String())
 		case <-time.After(20 * time.Millisecond):

@@ -3,7 +3,6 @@ package metrics
 import (
 	"os"
 	"os/exec"
-	"syscall"
 	"testing"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/chris-short/chrony/internal/chronytest"
+	"github.com/chris-short/chrony/internal/proctest"
 )
 
 // TestRealChronyd scrapes Debian's chronyd (-x, each CHRONY_VERSION) synchronised to a loopback upstream and
@@ -166,15 +166,7 @@ func restart(t *testing.T, in *chronytest.Instance) {
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
+	t.Cleanup(func() { proctest.Stop(t, "restarted chronyd", cmd.Process, done, 5*time.Second) })
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if _, err := os.Stat(in.Socket); err == nil {
 			return

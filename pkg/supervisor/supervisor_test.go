@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +19,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/chris-short/chrony/internal/proctest"
 )
 
 // run supervises `sh -c script` and collects its output lines. When a line equals "ready",
@@ -143,32 +147,6 @@ func messages(l *observer.ObservedLogs) []string {
 	return m
 }
 
-// zombies lists this process's children that have exited and not been reaped.
-func zombies(t *testing.T) []int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var z []int
-	me := strconv.Itoa(os.Getpid())
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
-		if err != nil {
-			continue
-		}
-		st := string(b)
-		if strings.Contains(st, "\nPPid:\t"+me+"\n") && strings.Contains(st, "\nState:\tZ") {
-			z = append(z, pid)
-		}
-	}
-	return z
-}
-
 func TestReapsOrphans(t *testing.T) {
 	// Each subshell exits at once, so its sleep is orphaned and re-parented to the test
 	// process (a subreaper during Run), which must reap it.
@@ -180,8 +158,8 @@ func TestReapsOrphans(t *testing.T) {
 	if n := r.logs.FilterMessage("reaped orphan").Len(); n != 100 {
 		t.Errorf("reaped %d orphans, want 100", n)
 	}
-	if z := zombies(t); len(z) != 0 {
-		t.Errorf("zombies left: %v", z)
+	if kids := proctest.Children(t, os.Getpid()); slices.Contains(slices.Collect(maps.Values(kids)), "Z") {
+		t.Errorf("zombies left (pid: state): %v", kids)
 	}
 }
 
@@ -327,7 +305,7 @@ func TestStalledLogDoesNotHoldUpStop(t *testing.T) {
 			}()
 			deadline := time.Now().Add(5 * time.Second)
 			for {
-				done := pid.Load() != 0 && !running(int(pid.Load()))
+				done := pid.Load() != 0 && !proctest.Running(int(pid.Load()))
 				if tc.want != "" {
 					_, err := os.Stat(filepath.Join(dir, tc.want))
 					done = err == nil
@@ -342,14 +320,4 @@ func TestStalledLogDoesNotHoldUpStop(t *testing.T) {
 			}
 		})
 	}
-}
-
-// running reports whether pid has not exited (a zombie has).
-func running(pid int) bool {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return false
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	return i > 0 && i+2 < len(b) && b[i+2] != 'Z'
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/chris-short/chrony/internal/chronytest"
 	"github.com/chris-short/chrony/internal/entrypointtest"
+	"github.com/chris-short/chrony/internal/proctest"
 )
 
 // standIn writes a CHRONYD stand-in: `-p` (the entrypoint's config check) succeeds, any other
@@ -26,31 +26,6 @@ func standIn(t *testing.T, body string) string {
 	script := "#!/bin/sh\ncase \" $* \" in *\" -p \"*) exit 0;; esac\n" + body
 	entrypointtest.Must(t, os.WriteFile(path, []byte(script), 0o755))
 	return path
-}
-
-// children lists the processes whose parent is this test process, with their state.
-func children(t *testing.T) map[int]string {
-	t.Helper()
-	me := strconv.Itoa(os.Getpid())
-	kids := map[int]string{}
-	entries, err := os.ReadDir("/proc")
-	entrypointtest.Must(t, err)
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue // gone
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'.
-		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		if len(f) >= 2 && f[1] == me {
-			kids[pid] = f[0]
-		}
-	}
-	return kids
 }
 
 // TestOrphansReaped: a chronyd stand-in leaves 50 orphaned grandchildren, which die while it
@@ -75,7 +50,7 @@ func TestOrphansReaped(t *testing.T) {
 	if n := len(linesSaying(lines, "reaped orphan")); n != orphans {
 		t.Errorf("entrypoint reaped %d orphans, want %d\n%s", n, orphans, p.Logs)
 	}
-	if kids := children(t); len(kids) != 0 {
+	if kids := proctest.Children(t, os.Getpid()); len(kids) != 0 {
 		t.Errorf("processes left under the test process after the entrypoint exited (pid: state): %v", kids)
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/chris-short/chrony/internal/chronytest"
 	"github.com/chris-short/chrony/internal/entrypointtest"
+	"github.com/chris-short/chrony/internal/proctest"
 )
 
 // piped is an entrypoint whose stdout and stderr are the write end of a pipe the test owns.
@@ -50,7 +51,7 @@ func startPiped(t *testing.T, c *entrypointtest.Container) *piped {
 	t.Cleanup(func() {
 		if b, err := os.ReadFile(filepath.Join(c.Run, "chronyd", "chronyd.pid")); err == nil {
 			var pid int
-			if _, err := fmt.Sscan(string(b), &pid); err == nil && pid > 1 && alive(pid) {
+			if _, err := fmt.Sscan(string(b), &pid); err == nil && pid > 1 && proctest.Running(pid) {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
@@ -61,23 +62,11 @@ func startPiped(t *testing.T, c *entrypointtest.Container) *piped {
 	return p
 }
 
-// alive reports whether pid is a process that has not exited (a zombie has).
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// "pid (comm) S ...": the state follows the last ')'.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && i+2 < len(s) && s[i+2] != 'Z'
-}
-
 // waitGone waits at most within for pid to exit and returns how long it took.
 func waitGone(pid int, within time.Duration) (time.Duration, bool) {
 	t0 := time.Now()
 	for time.Since(t0) < within {
-		if !alive(pid) {
+		if !proctest.Running(pid) {
 			return time.Since(t0), true
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -219,7 +208,7 @@ func TestBrokenLogPipeKeepsSupervising(t *testing.T) {
 		}
 		select {
 		case <-p.done:
-			t.Fatalf("entrypoint exited (%d, %v) after its log pipe broke; chronyd alive: %v", p.code, p.cmd.ProcessState, alive(pid))
+			t.Fatalf("entrypoint exited (%d, %v) after its log pipe broke; chronyd alive: %v", p.code, p.cmd.ProcessState, proctest.Running(pid))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -232,7 +221,7 @@ func TestBrokenLogPipeKeepsSupervising(t *testing.T) {
 	if p.code != 0 {
 		t.Errorf("exit %d after SIGTERM with a broken log pipe, want 0", p.code)
 	}
-	if alive(pid) {
+	if proctest.Running(pid) {
 		t.Errorf("chronyd (pid %d) still running after the entrypoint exited", pid)
 	}
 	checkDrift(t, filepath.Join(c.State, "drift"))
@@ -251,7 +240,7 @@ func chronydsOf(t *testing.T, dir string) []int {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && bytes.Contains(b, []byte("chronyd")) && bytes.Contains(b, []byte(dir)) && alive(pid) {
+		if err == nil && bytes.Contains(b, []byte("chronyd")) && bytes.Contains(b, []byte(dir)) && proctest.Running(pid) {
 			pids = append(pids, pid)
 		}
 	}

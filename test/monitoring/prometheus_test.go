@@ -13,12 +13,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chris-short/chrony/internal/chronytest"
 	"github.com/chris-short/chrony/internal/entrypointtest"
+	"github.com/chris-short/chrony/internal/proctest"
 	"github.com/chris-short/chrony/internal/testcert"
 )
 
@@ -163,15 +163,7 @@ scrape_configs:
 	}
 	done := make(chan struct{})
 	go func() { _ = p.cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-done
-		}
-	})
+	t.Cleanup(func() { proctest.Stop(t, "prometheus", p.cmd.Process, done, 10*time.Second) })
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		if resp, err := http.Get(p.url + "/-/ready"); err == nil {
 			resp.Body.Close()
