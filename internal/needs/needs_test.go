@@ -41,3 +41,38 @@ func TestChronyd(t *testing.T) {
 		})
 	}
 }
+
+// TestContainerEngines: with no docker or podman on PATH the test skips, saying how to get the
+// engine, or fails under CHRONY_TEST_STRICT=1; where they answer (CI), they pass.
+func TestContainerEngines(t *testing.T) {
+	empty := t.TempDir()
+	engines := []struct {
+		name, how string
+		check     func(T)
+	}{
+		{"docker", "start Docker", Docker},
+		{"podman", "install Podman", Podman},
+	}
+	for _, e := range engines {
+		for _, strict := range []string{"", "1"} {
+			t.Run(e.name+" missing strict="+strict, func(t *testing.T) {
+				t.Setenv("PATH", empty)
+				t.Setenv(StrictVar, strict)
+				r := &recorder{}
+				e.check(r)
+				got := r.skipped
+				if strict == "1" {
+					got = r.failed
+					if r.skipped != "" {
+						t.Errorf("skipped under %s=1: %q", StrictVar, r.skipped)
+					}
+				} else if r.failed != "" {
+					t.Errorf("failed without %s=1: %q", StrictVar, r.failed)
+				}
+				if !strings.Contains(got, e.how) || !strings.Contains(got, e.name) {
+					t.Errorf("%q: want a message naming %s and saying %q", got, e.name, e.how)
+				}
+			})
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chris-short/chrony/internal/needs"
 	"github.com/chris-short/chrony/test/readme"
 )
 
@@ -50,6 +51,7 @@ func assertChronyc(t *testing.T, name string) {
 // CAP_DAC_OVERRIDE: chronyc 4.8+ drops to its compiled-in user with the SETUID and SETGID
 // capabilities the root start has (see test/standin on the user's name).
 func TestChronyc(t *testing.T) {
+	needs.Docker(t)
 	rootFlags := testRunFlags(t, prefix+"-chronyc-state")
 	var userFlags []string
 	for i := 0; i < len(rootFlags); i++ {

@@ -17,6 +17,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/chris-short/chrony/internal/needs"
 	"github.com/chris-short/chrony/test/readme"
 	"github.com/chris-short/chrony/test/standin"
 )
@@ -56,6 +57,7 @@ func testRunFlags(t *testing.T, volume string) []string {
 }
 
 func TestImageDeclarations(t *testing.T) {
+	needs.Docker(t)
 	var img struct {
 		Config struct {
 			User         string
@@ -114,6 +116,7 @@ func TestImageDeclarations(t *testing.T) {
 // TestDockerRunReadme runs the README's command (without SYS_TIME) as a client of the upstream
 // container and checks everything the README promises about it.
 func TestDockerRunReadme(t *testing.T) {
+	needs.Docker(t)
 	name, volume := prefix+"-run", prefix+"-state"
 	logsOnFailure(t, name)
 	args := append([]string{"run", "-d", "--name", name, "--network", network,
@@ -167,6 +170,7 @@ func TestDockerRunReadme(t *testing.T) {
 // bridge, sources from the upstream container instead of pool.ntp.org (no Internet), no host
 // port, its own container name, and a fast health interval.
 func TestCompose(t *testing.T) {
+	needs.Docker(t)
 	data, err := os.ReadFile(filepath.Join(repo, "docker-compose.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -262,6 +266,7 @@ const capNone = "0000000000000000"
 // TestClockControl checks what chronyd gets in each way of starting the container, with the
 // capability reporter in chronyd's place: it cannot set the clock whatever it is given.
 func TestClockControl(t *testing.T) {
+	needs.Docker(t)
 	if _, err := os.Stat(filepath.Join(repo, "internal", "testbin", "capreport", "main.go")); err != nil {
 		t.Fatalf("capability reporter missing: %v", err)
 	}

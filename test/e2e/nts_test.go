@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chris-short/chrony/internal/needs"
 	"github.com/chris-short/chrony/internal/testcert"
 	"github.com/chris-short/chrony/test/standin"
 )
@@ -19,6 +20,7 @@ import (
 // and client, as users run it. The client's authdata shows NTS cookies; the server's /metrics
 // counts the NTS-KE connection and authenticated requests.
 func TestNTS(t *testing.T) {
+	needs.Docker(t)
 	server, client := prefix+"-nts-server", prefix+"-nts-client"
 	tls := t.TempDir()
 	p := testcert.Write(t, tls, []string{server}, nil, standin.ChronyUID, standin.ChronyGID, 0o400)

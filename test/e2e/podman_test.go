@@ -15,6 +15,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/chris-short/chrony/internal/needs"
 	"github.com/chris-short/chrony/test/readme"
 	"github.com/chris-short/chrony/test/standin"
 )
@@ -207,6 +208,8 @@ func podmanChronyc(t *testing.T, name string) {
 // UID 100 without -x; without SYS_TIME the real chronyd serves port 123
 // with -x, synchronises, and chronyc works through `podman exec`.
 func TestPodmanRun(t *testing.T) {
+	needs.Docker(t)
+	needs.Podman(t)
 	setupPodman(t)
 	t.Run("clock control with the capability reporter", func(t *testing.T) {
 		name := prefix + "-podcap"
@@ -248,6 +251,8 @@ func TestPodmanRun(t *testing.T) {
 // docker-compose.yaml with TestCompose's changes (image, no SYS_TIME, the test's network and
 // upstream, no host port, its own name).
 func TestPodmanCompose(t *testing.T) {
+	needs.Docker(t)
+	needs.Podman(t)
 	setupPodman(t)
 	words, err := readme.PodmanComposeArgs()
 	if err != nil {

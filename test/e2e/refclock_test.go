@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/chris-short/chrony/internal/needs"
 	"github.com/chris-short/chrony/test/standin"
 )
 
@@ -24,6 +25,7 @@ import (
 // open: permission bits, a device cgroup that does not allow it (a bind-mounted node, as a
 // Kubernetes hostPath volume gives), a number no driver serves.
 func TestRefclockDevice(t *testing.T) {
+	needs.Docker(t)
 	const group = 4242
 	dir := t.TempDir()
 	if err := os.Chmod(dir, 0o755); err != nil {
