@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chris-short/chrony/internal/chronytest"
+	"github.com/chris-short/chrony/internal/proctest"
 	"github.com/chris-short/chrony/pkg/health"
 )
 
@@ -97,15 +98,10 @@ func TestServingHolderWithCapabilities(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		stdin.Close()
+		stdin.Close() // its way out; SIGTERM (proctest.Stop) is the other
 		done := make(chan struct{})
 		go func() { _ = holder.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = holder.Process.Kill()
-			<-done
-		}
+		proctest.Stop(t, "port holder", holder.Process, done, 5*time.Second)
 	})
 	line := make(chan string, 1)
 	go func() {
