@@ -9,6 +9,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/chris-short/chrony/internal/proctest"
 )
 
 // runToEnd is a whole supervision, Start then Wait: a child that could not be started is
@@ -35,7 +37,7 @@ func TestStartReturnsWhileTheChildRuns(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	if pid == 0 || !running(pid) {
+	if pid == 0 || !proctest.Running(pid) {
 		t.Fatalf("Start returned with the child (pid %d) not running", pid)
 	}
 	self(syscall.SIGTERM)()
