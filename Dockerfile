@@ -26,7 +26,7 @@ COPY cmd/ cmd/
 COPY pkg/ pkg/
 COPY internal/ internal/
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH GOARM=${TARGETVARIANT#v} go build -trimpath -tags urfave_cli_no_docs,urfave_cli_no_suggest \
+    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH GOARM=${TARGETVARIANT#v} go build -trimpath -tags urfave_cli_no_docs,urfave_cli_no_suggest,nethttpomithttp2 \
       -ldflags "-s -w -X main.version=${VERSION} -X main.revision=${REVISION}" \
       -o /out/entrypoint ./cmd/entrypoint
 

@@ -23,7 +23,7 @@ bench_need chrony_exporter "$ce"
 read -r -a versions <<<"${CHRONY_VERSIONS:-4.3 4.6.1 4.9}"
 bench_workdir parity
 
-CGO_ENABLED=0 go build -trimpath -tags urfave_cli_no_docs -ldflags "-s -w" -o "$work/entrypoint" ./cmd/entrypoint
+bench_build_entrypoint "$work/entrypoint"
 go build -o "$work/driver" ./bench/driver
 entry=$work/entrypoint
 driver=$work/driver

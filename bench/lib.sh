@@ -8,10 +8,15 @@ bench_need() {
 	[ -x "$2" ] || { echo "no $1 at $2: run scripts/fetch-chrony.sh" >&2; exit 1; }
 }
 
+# bench_tags: the Dockerfile's build tags (internal/entrypointtest's TestBuildTags checks that
+# they stay the same): no urfave/cli doc generator nor "did you mean", and net/http without its
+# bundled HTTP/2 (the entrypoint serves plain HTTP/1.1 to Prometheus and the kubelet).
+bench_tags=urfave_cli_no_docs,urfave_cli_no_suggest,nethttpomithttp2
+
 # bench_build_entrypoint OUT: the entrypoint built exactly as the Dockerfile builds it (its
 # version ldflags only add two strings).
 bench_build_entrypoint() {
-	CGO_ENABLED=0 go build -trimpath -tags urfave_cli_no_docs,urfave_cli_no_suggest \
+	CGO_ENABLED=0 go build -trimpath -tags "$bench_tags" \
 		-ldflags "-s -w -X main.version=bench -X main.revision=bench" -o "$1" ./cmd/entrypoint
 }
 

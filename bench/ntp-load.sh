@@ -32,8 +32,8 @@ run_group=$(id -gn "$run_user")
 
 bench_workdir nload
 
-echo "building entrypoint (CGO_ENABLED=0 -trimpath -ldflags '-s -w') and ntpload"
-CGO_ENABLED=0 go build -trimpath -tags urfave_cli_no_docs,urfave_cli_no_suggest -ldflags '-s -w' -o "$work/entrypoint" ./cmd/entrypoint
+echo "building entrypoint (as the Dockerfile does) and ntpload"
+bench_build_entrypoint "$work/entrypoint"
 go build -o "$work/ntpload" ./bench/ntpload
 entry=$work/entrypoint
 started=$SECONDS

@@ -32,8 +32,7 @@ bench_need chronyc "$chronyc"
 bench_workdir bpm
 
 # Exactly the Dockerfile's build (its version ldflags only add two strings).
-CGO_ENABLED=0 go build -trimpath -tags urfave_cli_no_docs,urfave_cli_no_suggest -ldflags "-s -w -X main.version=bench -X main.revision=bench" \
-	-o "$work/entrypoint" ./cmd/entrypoint
+bench_build_entrypoint "$work/entrypoint"
 go build -o "$work/driver" ./bench/driver
 entry=$work/entrypoint
 driver=$work/driver

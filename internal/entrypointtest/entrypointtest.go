@@ -36,6 +36,12 @@ const Path = "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
 // runTimeout bounds one short command (config, probe).
 const runTimeout = 30 * time.Second
 
+// BuildTags are the Dockerfile's build tags for cmd/entrypoint: no urfave/cli doc generator
+// nor "did you mean", and net/http without its bundled HTTP/2 (the entrypoint serves plain
+// HTTP/1.1 to Prometheus and the kubelet). Every build of the entrypoint (the Dockerfile,
+// Taskfile.yml, bench/lib.sh, the tests' builds) uses them; TestBuildTags checks the files.
+const BuildTags = "urfave_cli_no_docs,urfave_cli_no_suggest,nethttpomithttp2"
+
 // Build compiles cmd/entrypoint statically, the way the image builds it, into a fresh
 // world-readable directory (the tests run it as nobody after the launch drops privileges).
 // Meant for TestMain: it takes no testing.TB. cleanup removes the directory.
@@ -51,7 +57,7 @@ func Build() (bin string, cleanup func(), err error) {
 	}
 	cleanup = func() { os.RemoveAll(dir) }
 	bin = filepath.Join(dir, "entrypoint")
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/entrypoint")
+	build := exec.Command("go", "build", "-trimpath", "-tags", BuildTags, "-o", bin, "./cmd/entrypoint")
 	build.Dir = root
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {

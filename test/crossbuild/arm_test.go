@@ -12,13 +12,14 @@ import (
 	"testing"
 
 	"github.com/chris-short/chrony/internal/chronytest"
+	"github.com/chris-short/chrony/internal/entrypointtest"
 )
 
 // build compiles the entrypoint as the Dockerfile's build stage does, for goarch (and goarm).
 func build(t *testing.T, goarch, goarm string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "entrypoint-"+goarch)
-	cmd := exec.Command("go", "build", "-trimpath", "-tags", "urfave_cli_no_docs,urfave_cli_no_suggest", "-ldflags", "-s -w", "-o", out, "./cmd/entrypoint")
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", entrypointtest.BuildTags, "-ldflags", "-s -w", "-o", out, "./cmd/entrypoint")
 	cmd.Dir = chronytest.RepoRoot(t)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch, "GOARM="+goarm)
 	if o, err := cmd.CombinedOutput(); err != nil {

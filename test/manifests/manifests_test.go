@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chris-short/chrony/internal/chronytest"
+	"github.com/chris-short/chrony/internal/entrypointtest"
 	"github.com/chris-short/chrony/pkg/config"
 	"github.com/chris-short/chrony/pkg/health"
 	"github.com/chris-short/chrony/pkg/httpapi"
@@ -547,7 +548,7 @@ func TestWorkflowImage(t *testing.T) {
 func TestProbeCommandsExist(t *testing.T) {
 	root := chronytest.RepoRoot(t)
 	bin := filepath.Join(t.TempDir(), "entrypoint")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/entrypoint")
+	build := exec.Command("go", "build", "-tags", entrypointtest.BuildTags, "-o", bin, "./cmd/entrypoint")
 	build.Dir = root
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/chris-short/chrony/internal/entrypointtest"
 	"github.com/chris-short/chrony/test/dockerfile"
 )
 
@@ -166,7 +167,7 @@ func hasGo(dir string) bool {
 
 func goBuild(ctx context.Context, repo, pkg, out string) error {
 	env := append(os.Environ(), "CGO_ENABLED=0")
-	return run(ctx, repo, env, "go", "build", "-trimpath", "-tags", "urfave_cli_no_docs,urfave_cli_no_suggest", "-ldflags=-s -w", "-o", out, pkg)
+	return run(ctx, repo, env, "go", "build", "-trimpath", "-tags", entrypointtest.BuildTags, "-ldflags=-s -w", "-o", out, pkg)
 }
 
 func run(ctx context.Context, dir string, env []string, name string, args ...string) error {
