@@ -10,9 +10,16 @@
 //	driver memseries [-gap D] N STEP NAME=URL@PID...
 //	                                 scrapes each URL N times, the URLs in turn, and after every
 //	                                 STEP scrapes of each prints one line per NAME: "NAME scrapes
-//	                                 rss_kib anon_kib file_kib cpu_us" (cpu_us: mean per scrape
-//	                                 so far); then "NAME touched exe_rss_kib exe_referenced_kib":
-//	                                 of its binary's resident pages, those used in the last step
+//	                                 rss_kib anon_kib file_kib pss_kib pss_anon_kib pss_file_kib
+//	                                 cg_kib cg_anon_kib cg_file_kib cg_ws_kib cpu_us" (VmRSS and
+//	                                 its split from /proc/PID/status, PSS from smaps_rollup, cg_*
+//	                                 the memory cgroup's charge when PID has a memory cgroup
+//	                                 other than the driver's, as in a container, else -1, with
+//	                                 the working set the kubelet reports; cpu_us: mean
+//	                                 per scrape so far); then "NAME touched exe_rss_kib
+//	                                 exe_referenced_kib": of its binary's resident pages, those
+//	                                 used in the last step
+//	driver standin TAG               builds the stand-in image (test/standin) as TAG
 //	driver freeport udp|tcp          a free 127.0.0.1 port
 //	driver as UID GID CMD ARGS...    exec CMD as UID:GID with no supplementary groups
 //
@@ -29,6 +36,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -36,6 +44,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,6 +52,7 @@ import (
 	"time"
 
 	"github.com/chris-short/chrony/internal/procstatus"
+	"github.com/chris-short/chrony/test/standin"
 )
 
 func main() {
@@ -66,6 +76,8 @@ func main() {
 		memSeries(atoi(args[0]), atoi(args[1]), gap, args[2:])
 	case "freeport":
 		freePort(os.Args[2])
+	case "standin":
+		buildStandin(os.Args[2])
 	case "as":
 		runAs(atoi(os.Args[2]), atoi(os.Args[3]), os.Args[4:])
 	default:
@@ -248,13 +260,136 @@ func memSeries(n, step int, gap time.Duration, args []string) {
 				fail(err.Error())
 			}
 			kib := func(k string) int { v, _ := strconv.Atoi(st.First(k)); return v }
+			pss, pssAnon, pssFile := pssKiB(t.pid)
+			cg := cgroupKiB(t.pid)
 			cpu := (procCPU(t.pid) - t.cpu0) / time.Duration(done)
-			fmt.Printf("%s %d %d %d %d %d\n", t.name, done, kib("VmRSS"), kib("RssAnon"), kib("RssFile"), cpu.Microseconds())
+			fmt.Printf("%s %d %d %d %d %d %d %d %d %d %d %d %d\n", t.name, done, kib("VmRSS"), kib("RssAnon"), kib("RssFile"),
+				pss, pssAnon, pssFile, cg.total, cg.anon, cg.file, cg.workingSet, cpu.Microseconds())
 		}
 	}
 	for _, t := range ts {
 		rss, ref := exeReferenced(t.pid)
 		fmt.Printf("%s touched %d %d\n", t.name, rss, ref)
+	}
+}
+
+// pssKiB is pid's proportional set size and its anonymous and file-backed parts (KiB, from
+// /proc/PID/smaps_rollup): a page shared by k processes counts 1/k in each, which is what an
+// orchestrator that sums its processes should charge.
+func pssKiB(pid int) (pss, anon, file int) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		fail(err.Error())
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		v, _ := strconv.Atoi(f[1])
+		switch f[0] {
+		case "Pss:":
+			pss = v
+		case "Pss_Anon:":
+			anon = v
+		case "Pss_File:":
+			file = v
+		}
+	}
+	return pss, anon, file
+}
+
+// charge is what a memory cgroup is charged, in KiB.
+type charge struct {
+	total, anon, file int
+	workingSet        int // total less inactive page cache: what the kubelet reports and evicts on
+}
+
+// cgroupKiB is what pid's memory cgroup is charged: in total, anonymous and page cache (cgroup
+// v2: memory.current, memory.stat anon and file; v1: memory.usage_in_bytes, memory.stat rss
+// and cache), and the working set. A container's cgroup holds the entrypoint and its chronyd;
+// the page cache of the binary is charged to the cgroup that first read it. All -1 when pid is
+// in the driver's own memory cgroup (not a container of its own: the charge would be the whole
+// session's).
+func cgroupKiB(pid int) charge {
+	mine, _ := memCgroup(os.Getpid())
+	path, v2 := memCgroup(pid)
+	if path == "" || path == mine {
+		return charge{-1, -1, -1, -1}
+	}
+	dir := filepath.Join("/sys/fs/cgroup/memory", path)
+	cur, anonKey, fileKey, inactiveKey := "memory.usage_in_bytes", "total_rss", "total_cache", "total_inactive_file"
+	if v2 {
+		dir, cur, anonKey, fileKey, inactiveKey = filepath.Join("/sys/fs/cgroup", path), "memory.current", "anon", "file", "inactive_file"
+	}
+	b, err := os.ReadFile(filepath.Join(dir, cur))
+	if err != nil {
+		fail(err.Error())
+	}
+	total, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if b, err = os.ReadFile(filepath.Join(dir, "memory.stat")); err != nil {
+		fail(err.Error())
+	}
+	var anon, file, inactive int
+	for line := range strings.SplitSeq(string(b), "\n") {
+		k, v, _ := strings.Cut(line, " ")
+		n, _ := strconv.Atoi(v)
+		switch k {
+		case anonKey:
+			anon = n
+		case fileKey:
+			file = n
+		case inactiveKey:
+			inactive = n
+		}
+	}
+	return charge{total / 1024, anon / 1024, file / 1024, max(total-inactive, 0) / 1024}
+}
+
+// memCgroup is pid's memory cgroup from /proc/PID/cgroup: the v1 memory controller's path
+// when there is one, else the v2 path (v2 true).
+func memCgroup(pid int) (path string, v2 bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		fail(err.Error())
+	}
+	for line := range strings.SplitSeq(strings.TrimSpace(string(b)), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		if slices.Contains(strings.Split(f[1], ","), "memory") {
+			return f[2], false
+		}
+		if f[0] == "0" && f[1] == "" {
+			path, v2 = f[2], true
+		}
+	}
+	if v2 {
+		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", path, "memory.current")); err != nil {
+			return "", false
+		}
+	}
+	return path, v2
+}
+
+// buildStandin builds the stand-in image (test/standin) as tag, for bench/memory.sh's
+// DOCKER=1 runs.
+func buildStandin(tag string) {
+	repo, err := os.Getwd()
+	if err != nil {
+		fail(err.Error())
+	}
+	work, err := os.MkdirTemp("", "standin")
+	if err != nil {
+		fail(err.Error())
+	}
+	defer os.RemoveAll(work)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	// ChronyRoot empty: standin fetches chrony with its libraries (scripts/fetch-chrony.sh).
+	if _, err := standin.Build(ctx, standin.Options{Repo: repo, Tag: tag, WorkDir: work}); err != nil {
+		fail(err.Error())
 	}
 }
 
