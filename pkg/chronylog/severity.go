@@ -1,7 +1,6 @@
 package chronylog
 
 import (
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -125,43 +124,35 @@ var severities = []severity{
 	{zapcore.WarnLevel, "%s permissions on %s"},
 }
 
-// matcher is severities compiled into anchored regular expressions, on first use: compiling
-// them costs about 1.8 ms and 1.1 MB of allocations, which every `entrypoint probe` would pay at
-// start-up for nothing if this ran at package initialisation.
-var matcher = sync.OnceValue(func() []compiled { return compileSeverities(severities) })
+// matcher is severities split into patterns, on first use: `entrypoint probe` never logs a
+// chronyd line and pays nothing for the table. A pattern is literal text and conversions
+// matched by hand rather than by regular expressions, which kept about 0.47 MB of compiled
+// programs alive in PID 1 for as long as it ran.
+var matcher = sync.OnceValue(func() []pattern { return compileSeverities(severities) })
 
-type compiled struct {
+// pattern is one format split at its conversions, parts alternating literal text and
+// conversions as the format has them.
+type pattern struct {
 	level   zapcore.Level
-	re      *regexp.Regexp
+	parts   []part
 	literal int // characters of the format outside conversions
 }
 
-// conversion matches what a printf conversion in a chronyd format can print.
-var conversion = regexp.MustCompile(`%(\.\d+)?[sdufl]+`)
+// part is literal text (conv 0) or a printf conversion: 's' matches any text, 'd' and 'u' an
+// optionally negative integer, 'f' a decimal number with an optional sign and exponent.
+type part struct {
+	text string
+	conv byte
+}
 
-func compileSeverities(table []severity) []compiled {
-	out := make([]compiled, 0, len(table))
+func compileSeverities(table []severity) []pattern {
+	out := make([]pattern, 0, len(table))
 	for _, s := range table {
-		var b strings.Builder
-		b.WriteString("^")
-		rest := s.format
-		idx := conversion.FindAllStringIndex(rest, -1)
-		last := 0
-		for _, loc := range idx {
-			b.WriteString(regexp.QuoteMeta(rest[last:loc[0]]))
-			switch rest[loc[1]-1] {
-			case 's':
-				b.WriteString(".*")
-			case 'f':
-				b.WriteString(`[-+]?[0-9.]+(e[-+]?[0-9]+)?`)
-			default:
-				b.WriteString(`-?[0-9]+`)
-			}
-			last = loc[1]
+		p := pattern{level: s.level, parts: splitFormat(s.format)}
+		for _, pt := range p.parts {
+			p.literal += len(pt.text)
 		}
-		b.WriteString(regexp.QuoteMeta(rest[last:]))
-		b.WriteString("$")
-		out = append(out, compiled{s.level, regexp.MustCompile(b.String()), len(conversion.ReplaceAllString(s.format, ""))})
+		out = append(out, p)
 	}
 	// Most literal text first: "Could not open keyfile %s" (a warning) must be tried before
 	// "Could not open %s : %s" and "Could not %s %s" (errors) can claim its lines.
@@ -169,12 +160,127 @@ func compileSeverities(table []severity) []compiled {
 	return out
 }
 
+// splitFormat splits a printf format into literal text and conversions: "%" then an optional
+// precision (".3") then length and conversion letters from "sdufl" ("%lu" is one 'u').
+func splitFormat(format string) []part {
+	var parts []part
+	lit := 0
+	for i := 0; i < len(format); i++ {
+		if format[i] != '%' {
+			continue
+		}
+		j := i + 1
+		if j < len(format) && format[j] == '.' {
+			k := j + 1
+			for k < len(format) && isDigit(format[k]) {
+				k++
+			}
+			if k == j+1 {
+				continue // "%." without digits: literal text
+			}
+			j = k
+		}
+		k := j
+		for k < len(format) && strings.IndexByte("sdufl", format[k]) >= 0 {
+			k++
+		}
+		if k == j {
+			continue // not a conversion: literal text
+		}
+		if i > lit {
+			parts = append(parts, part{text: format[lit:i]})
+		}
+		conv := format[k-1]
+		if conv == 'l' {
+			conv = 'd'
+		}
+		parts = append(parts, part{conv: conv})
+		lit, i = k, k-1
+	}
+	if lit < len(format) {
+		parts = append(parts, part{text: format[lit:]})
+	}
+	return parts
+}
+
+// matches reports whether all of s is parts: literal text exactly, each conversion some run of
+// what it can print. It backtracks over the lengths a conversion may take (chronyd's formats
+// have at most three conversions, and lines are short).
+func matches(parts []part, s string) bool {
+	if len(parts) == 0 {
+		return s == ""
+	}
+	p, rest := parts[0], parts[1:]
+	switch p.conv {
+	case 0:
+		tail, ok := strings.CutPrefix(s, p.text)
+		return ok && matches(rest, tail)
+	case 's':
+		// Where the next literal text starts, when there is one; else anywhere.
+		if len(rest) > 0 && rest[0].conv == 0 {
+			for i := len(s) - len(rest[0].text); i >= 0; i-- {
+				if strings.HasPrefix(s[i:], rest[0].text) && matches(rest, s[i:]) {
+					return true
+				}
+			}
+			return false
+		}
+		for i := len(s); i >= 0; i-- {
+			if matches(rest, s[i:]) {
+				return true
+			}
+		}
+		return false
+	default:
+		for n := numberPrefix(s, p.conv == 'f'); n > 0; n-- {
+			if numberLike(s[:n], p.conv == 'f') && matches(rest, s[n:]) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// numberPrefix is the length of the longest prefix of s made of characters a number can hold.
+func numberPrefix(s string, float bool) int {
+	n := 0
+	for n < len(s) && (isDigit(s[n]) || strings.IndexByte("-+.e", s[n]) >= 0 && (float || s[n] == '-')) {
+		n++
+	}
+	return n
+}
+
+// numberLike reports whether s is an integer (-?[0-9]+) or, when float, a decimal as chronyd
+// prints %f ([-+]?[0-9.]+(e[-+]?[0-9]+)?).
+func numberLike(s string, float bool) bool {
+	if !float {
+		s = strings.TrimPrefix(s, "-")
+		return s != "" && strings.Trim(s, "0123456789") == ""
+	}
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		s = s[1:]
+	}
+	mant, exp, hasExp := strings.Cut(s, "e")
+	if mant == "" || strings.Trim(mant, "0123456789.") != "" {
+		return false
+	}
+	if !hasExp {
+		return true
+	}
+	if exp != "" && (exp[0] == '-' || exp[0] == '+') {
+		exp = exp[1:]
+	}
+	return exp != "" && strings.Trim(exp, "0123456789") == ""
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
 // levelOf is the severity chronyd logged message at: warn or error for the messages in
 // severities, info for every other.
 func levelOf(message string) zapcore.Level {
-	for _, c := range matcher() {
-		if c.re.MatchString(message) {
-			return c.level
+	for _, p := range matcher() {
+		if matches(p.parts, message) {
+			return p.level
 		}
 	}
 	return zapcore.InfoLevel
