@@ -14,9 +14,15 @@ import (
 
 // Defaults for Options' zero values.
 const (
-	// DefaultInterval: a change shows in the log within two seconds, for three to six small
-	// requests per poll on the Unix socket.
+	// DefaultInterval: until chronyd is synchronised (or while a poll fails, or unresolved
+	// sources are being confirmed), a change shows in the log within two seconds, for three to
+	// six small requests per poll on the Unix socket.
 	DefaultInterval = 2 * time.Second
+	// DefaultSteadyInterval: once synchronised with nothing left to confirm, a source change or
+	// a loss shows within ten seconds. Polling every 2 s forever cost PID 1 more CPU than
+	// anything else it does idle (bench/idle.sh); chronyd itself takes far longer than 10 s to
+	// give up on a source that stopped answering.
+	DefaultSteadyInterval = 10 * time.Second
 	// DefaultTimeout bounds one poll, connection included.
 	DefaultTimeout = time.Second
 )
@@ -33,6 +39,9 @@ type Options struct {
 	Dial func(ctx context.Context) (Conn, error)
 	// Interval between polls; zero means DefaultInterval.
 	Interval time.Duration
+	// SteadyInterval between polls while chronyd is synchronised and nothing waits for a
+	// second poll to confirm it; zero means DefaultSteadyInterval (never below Interval).
+	SteadyInterval time.Duration
 	// Timeout bounds each poll; zero means DefaultTimeout.
 	Timeout time.Duration
 	Logger  *zap.Logger
@@ -63,15 +72,17 @@ type Watcher struct {
 	pollFailed bool   // the last poll failed (logged once at debug until one succeeds)
 }
 
-// Start polls chronyd every opts.Interval until ctx ends. Wait returns once it has stopped.
+// Start polls chronyd every opts.Interval, or opts.SteadyInterval while it is synchronised
+// (see next), until ctx ends. Wait returns once it has stopped.
 func Start(ctx context.Context, opts Options) *Watcher {
 	w := newWatcher(opts)
 	go func() {
 		defer close(w.done)
-		t := time.NewTicker(w.opts.Interval)
+		t := time.NewTimer(w.opts.Interval)
 		defer t.Stop()
 		for {
 			w.poll(ctx)
+			t.Reset(w.next())
 			select {
 			case <-ctx.Done():
 				return
@@ -82,10 +93,25 @@ func Start(ctx context.Context, opts Options) *Watcher {
 	return w
 }
 
+// next is the wait before the next poll: SteadyInterval once chronyd is known synchronised,
+// the last poll succeeded and no unresolved-sources change awaits its confirming poll;
+// Interval otherwise, so that a first sync, a failing chronyd and name resolution are told
+// as quickly as before.
+func (w *Watcher) next() time.Duration {
+	if w.known && w.synced && !w.pollFailed && w.seenUnres == w.toldUnres {
+		return w.opts.SteadyInterval
+	}
+	return w.opts.Interval
+}
+
 func newWatcher(opts Options) *Watcher {
 	if opts.Interval <= 0 {
 		opts.Interval = DefaultInterval
 	}
+	if opts.SteadyInterval <= 0 {
+		opts.SteadyInterval = DefaultSteadyInterval
+	}
+	opts.SteadyInterval = max(opts.SteadyInterval, opts.Interval)
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}

@@ -150,3 +150,45 @@ func TestStopsWithContext(t *testing.T) {
 		t.Fatal("watcher still running 5 s after its context was cancelled")
 	}
 }
+
+// TestNextInterval: after each sequence of polls, the watcher waits Interval while something
+// may still change what it logs (not yet synchronised, chronyd not answering, lost, unresolved
+// sources awaiting their confirming poll) and SteadyInterval once synchronised and settled.
+func TestNextInterval(t *testing.T) {
+	const fast, slow = 2 * time.Second, 10 * time.Second
+	tests := []struct {
+		name  string
+		polls []*chronyfake.Fake
+		want  time.Duration
+	}{
+		{"before the first poll", nil, fast},
+		{"starting", []*chronyfake.Fake{starting}, fast},
+		{"synchronised", []*chronyfake.Fake{starting, syncedTo(up5, up6)}, slow},
+		{"offline mode", []*chronyfake.Fake{offline}, slow},
+		{"synchronised, then chronyd not answering", []*chronyfake.Fake{syncedTo(up5, up6), down}, fast},
+		{"lost", []*chronyfake.Fake{syncedTo(up5, up6), lost}, fast},
+		{"synchronised, answering again", []*chronyfake.Fake{syncedTo(up5, up6), down, syncedTo(up5, up6)}, slow},
+		{"unresolved, seen once", []*chronyfake.Fake{syncedTo(up5, up6), unresolved(syncedTo(up5, up6), 1)}, fast},
+		{"unresolved, told", []*chronyfake.Fake{syncedTo(up5, up6), unresolved(syncedTo(up5, up6), 1), unresolved(syncedTo(up5, up6), 1)}, slow},
+		{"resolved, seen once", []*chronyfake.Fake{unresolved(syncedTo(up5, up6), 1), unresolved(syncedTo(up5, up6), 1), syncedTo(up5, up6)}, fast},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			i := 0
+			w := newWatcher(Options{Interval: fast, SteadyInterval: slow, Dial: func(context.Context) (Conn, error) {
+				f := tt.polls[i]
+				i++
+				return fakeConn{f}, nil
+			}})
+			for range tt.polls {
+				w.poll(context.Background())
+			}
+			if got := w.next(); got != tt.want {
+				t.Errorf("next poll in %v, want %v", got, tt.want)
+			}
+		})
+	}
+	if w := newWatcher(Options{Interval: time.Minute}); w.opts.SteadyInterval != time.Minute {
+		t.Errorf("SteadyInterval %v with Interval 1m, want 1m (never faster than Interval)", w.opts.SteadyInterval)
+	}
+}
