@@ -26,6 +26,8 @@
 # CHRONYD, DOCKER, and VARIANTS: space-separated NAME or
 # NAME:VAR=VALUE,VAR=VALUE (default "default"), e.g.
 #   VARIANTS="default gogc100:GOGC=100,GOMEMLIMIT=off runtime:METRICS_GO_RUNTIME=on"
+# (ENTRYPOINT=PATH in a variant runs that binary instead, e.g. one built from another commit;
+# not with DOCKER=1).
 # A benchmark, not a test. Run as root: the measured processes run as nobody (UID 100 in
 # containers), as in the image.
 set -euo pipefail
@@ -103,6 +105,14 @@ run_processes() {
 		name=${v%%:*}
 		extra=()
 		[ "$name" != "$v" ] && IFS=, read -r -a extra <<<"${v#*:}"
+		# ENTRYPOINT=PATH: that binary (copied, world-readable) instead of this tree's build.
+		local bin=$entry
+		for e in "${extra[@]}"; do
+			if [ "${e%%=*}" = ENTRYPOINT ]; then
+				bin=$work/entrypoint-$name
+				install -m 0755 "${e#*=}" "$bin"
+			fi
+		done
 		base=$work/$name
 		mkdir -m 0755 "$base" "$base/conf.d" "$base/state"
 		mkdir -m 1777 "$base/run"
@@ -113,7 +123,7 @@ run_processes() {
 			RUN_DIR="$base/run" CLOCK_CONTROL=off NTP_PORT="$("$driver" freeport udp)" ALLOW=127.0.0.1 \
 			HTTP_ADDR="127.0.0.1:$port" LOG_FORMAT=json \
 			NTP_SERVERS="127.0.0.1 port $upport iburst minpoll -2 maxpoll 0" "${extra[@]}" \
-			"${as[@]}" "$entry" run >"$base/log" 2>&1 &
+			"${as[@]}" "$bin" run >"$base/log" 2>&1 &
 		pids+=($!)
 		targets+=("$name=http://127.0.0.1:$port/metrics@$!")
 		[ -z "$first_sock" ] && first_sock=$base/run/chronyd/chronyd.sock
