@@ -52,8 +52,8 @@ func run(n int, repo string) error {
 	}
 	defer os.RemoveAll(work)
 	defer docker(context.Background(), "image", "rm", "-f", image, image+"-rootfs", image+"-noop")
-	if _, err := standin.Build(ctx, standin.Options{Repo: repo, ChronyRoot: filepath.Join(repo, ".cache", "chrony", "root"),
-		Tag: image, WorkDir: work}); err != nil {
+	// ChronyRoot empty: standin fetches chrony with its libraries (scripts/fetch-chrony.sh).
+	if _, err := standin.Build(ctx, standin.Options{Repo: repo, Tag: image, WorkDir: work}); err != nil {
 		return err
 	}
 	// The no-op: a static Go program that returns at once, added to the stand-in (which has no
