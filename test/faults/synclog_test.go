@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chris-short/chrony/internal/entrypointtest"
+	"github.com/chris-short/chrony/pkg/syncwatch"
 )
 
 // waitLog waits (bounded) until the entrypoint has logged an entry for which match is true
@@ -91,7 +92,9 @@ func TestSyncStateLog(t *testing.T) {
 			up.Stop()
 		}
 	}
-	moved := waitLog(t, p, `"chronyd changed its selected source"`, 30*time.Second, msgIs("info", "chronyd changed its selected source"))
+	// Synchronised, the watcher polls every syncwatch.DefaultSteadyInterval: a change is seen
+	// up to that much later than chronyd makes it, so each wait below allows for it.
+	moved := waitLog(t, p, `"chronyd changed its selected source"`, 30*time.Second+syncwatch.DefaultSteadyInterval, msgIs("info", "chronyd changed its selected source"))
 	t.Logf("after stopping %s: %s", selected, moved.Raw)
 	if field(moved, "previous") != selected || field(moved, "source") == selected || field(moved, "source") == "" {
 		t.Errorf("source change %s, want from %s to another upstream", moved.Raw, selected)
@@ -100,7 +103,7 @@ func TestSyncStateLog(t *testing.T) {
 	for _, up := range ups {
 		up.Stop()
 	}
-	lost := waitLog(t, p, `"chronyd lost synchronisation"`, 40*time.Second, msgIs("warn", "chronyd lost synchronisation"))
+	lost := waitLog(t, p, `"chronyd lost synchronisation"`, 40*time.Second+syncwatch.DefaultSteadyInterval, msgIs("warn", "chronyd lost synchronisation"))
 	t.Logf("after stopping all: %s", lost.Raw)
 	if field(lost, "previous") != field(moved, "source") || !strings.Contains(field(lost, "status"), "NTP_SERVERS") {
 		t.Errorf("loss %s, want previous %s and a status naming NTP_SERVERS", lost.Raw, field(moved, "source"))
