@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // optKind is how an option's argument is checked.
@@ -26,8 +27,8 @@ type optSpec struct {
 }
 
 var (
-	intRE   = regexp.MustCompile(`^-?[0-9]+$`)
-	floatRE = regexp.MustCompile(`^-?([0-9]+(\.[0-9]*)?|\.[0-9]+)$`)
+	intRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^-?[0-9]+$`) })
+	floatRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^-?([0-9]+(\.[0-9]*)?|\.[0-9]+)$`) })
 )
 
 func (s optSpec) describe() string {
@@ -50,7 +51,7 @@ func (s optSpec) check(arg string) (string, error) {
 		}
 		return "F323", nil
 	case optInt:
-		if !intRE.MatchString(arg) {
+		if !intRE().MatchString(arg) {
 			return "", fmt.Errorf("not an integer; want %s", s.why)
 		}
 		n, err := strconv.ParseInt(arg, 10, 64)
@@ -59,7 +60,7 @@ func (s optSpec) check(arg string) (string, error) {
 		}
 		return strconv.FormatInt(n, 10), nil
 	default:
-		if !floatRE.MatchString(arg) {
+		if !floatRE().MatchString(arg) {
 			return "", fmt.Errorf("not a decimal number; want %s", s.why)
 		}
 		f, err := strconv.ParseFloat(arg, 64)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // maxSocketPath is the longest Unix socket path the kernel accepts (sun_path without its NUL):
@@ -37,7 +38,7 @@ const RefclockOptionList = "prefer, noselect, trust, require, tai, pps, poll N, 
 	"maxlockage N, offset S, delay S, precision S, maxdispersion S, width S, refid ID, lock ID"
 
 // refidRE is a reference id: 1..4 letters or digits, as chronyc shows it.
-var refidRE = regexp.MustCompile(`^[A-Za-z0-9]{1,4}$`)
+var refidRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9]{1,4}$`) })
 
 // shmSegment is an SHM refclock's segment number.
 var shmSegment = optSpec{optInt, 0, 255, "0..255"}
@@ -67,7 +68,7 @@ func ParseRefclock(driver, param string, options []string) ([]string, error) {
 		}
 		used[word] = true
 		if word == "refid" || word == "lock" {
-			if i+1 >= len(options) || !refidRE.MatchString(options[i+1]) {
+			if i+1 >= len(options) || !refidRE().MatchString(options[i+1]) {
 				return nil, fmt.Errorf("option %s needs a reference id of 1..4 letters or digits", word)
 			}
 			i++

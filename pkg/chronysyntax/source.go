@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Source is one server or pool line's host and its validated options, each option in chrony's
@@ -65,7 +66,7 @@ const SourceOptionList = "iburst, burst, prefer, noselect, trust, require, nts, 
 	"key N, version N, certset N, maxsources N (pools only), maxdelay S, maxdelayratio R, maxdelaydevratio R, mindelay S, asymmetry R, " +
 	"offset S, extfield F323"
 
-var labelRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+var labelRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`) })
 
 // ParseSource reads one source, `HOST [OPTION ...]`: the host an IP address or a DNS name,
 // each option from the allow-list (SourceOptionList) with its argument in range, each at most
@@ -145,7 +146,7 @@ func CheckHost(h string) error {
 	}
 	labels := strings.Split(name, ".")
 	for _, l := range labels {
-		if !labelRE.MatchString(l) {
+		if !labelRE().MatchString(l) {
 			return fmt.Errorf("%q is not a host name: label %q must be 1..63 letters, digits or inner hyphens", h, l)
 		}
 	}
@@ -155,7 +156,7 @@ func CheckHost(h string) error {
 		}
 		return fmt.Errorf("%q is neither an IPv4 address nor a host name (it is all numbers)", h)
 	}
-	if intRE.MatchString(labels[len(labels)-1]) {
+	if intRE().MatchString(labels[len(labels)-1]) {
 		return fmt.Errorf("%q is neither an IPv4 address nor a host name (its last label is numeric)", h)
 	}
 	return nil
@@ -182,7 +183,7 @@ func inetAton(h string) (a netip.Addr, numeric bool) {
 		if p == "" || (digits == "" && base != 16) {
 			return netip.Addr{}, false
 		}
-		if !numberRE[base].MatchString(digits) {
+		if !numberRE()[base].MatchString(digits) {
 			return netip.Addr{}, false
 		}
 		v, err := strconv.ParseUint(digits, base, 32)
@@ -209,15 +210,19 @@ func inetAton(h string) (a netip.Addr, numeric bool) {
 	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}), true
 }
 
-var numberRE = map[int]*regexp.Regexp{
-	8:  regexp.MustCompile(`^[0-7]+$`),
-	10: regexp.MustCompile(`^[0-9]+$`),
-	16: regexp.MustCompile(`^[0-9a-fA-F]*$`),
-}
+var numberRE = sync.OnceValue(func() map[int]*regexp.Regexp {
+	return map[int]*regexp.Regexp{
+		8:  regexp.MustCompile(`^[0-7]+$`),
+		10: regexp.MustCompile(`^[0-9]+$`),
+		16: regexp.MustCompile(`^[0-9a-fA-F]*$`),
+	}
+})
+
+var numericRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(0[xX][0-9a-fA-F]*|[0-9]+)$`) })
 
 func allNumeric(parts []string) bool {
 	for _, p := range parts {
-		if !regexp.MustCompile(`^(0[xX][0-9a-fA-F]*|[0-9]+)$`).MatchString(p) {
+		if !numericRE().MatchString(p) {
 			return false
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	fbchrony "github.com/facebook/time/ntp/chrony"
@@ -25,7 +26,9 @@ const KeysFile = "ntskeys"
 // the newest key, then one "ID KEY" line per key (4 keys), both in hex; from 4.4 "NKS1", the
 // age, then "ID KEY ALGORITHM" lines. chronyd 4.4+ reads both; 4.3 only NKS0, so the servers
 // sharing keys must run the same image.
-var keysFormat = regexp.MustCompile(`^(NKS0\n[0-9]+ -?[0-9.]+\n([0-9A-F]{8} [0-9A-F]+\n){1,16}|NKS1\n-?[0-9.]+\n([0-9A-F]{8} [0-9A-F]+ [0-9]+\n){1,16})$`)
+var keysFormat = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(NKS0\n[0-9]+ -?[0-9.]+\n([0-9A-F]{8} [0-9A-F]+\n){1,16}|NKS1\n-?[0-9.]+\n([0-9A-F]{8} [0-9A-F]+ [0-9]+\n){1,16})$`)
+})
 
 // maxKeysFile bounds what is read of a keys file (four keys are about 300 bytes).
 const maxKeysFile = 64 << 10
@@ -39,7 +42,7 @@ func CopyKeys(from, stateDir string) (changed bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("NTS_KEYS_FROM %s: read keys: %w", from, err)
 	}
-	if len(b) > maxKeysFile || !keysFormat.Match(b) {
+	if len(b) > maxKeysFile || !keysFormat().Match(b) {
 		return false, fmt.Errorf("NTS_KEYS_FROM %s: not a chronyd ntskeys file (written by a chronyd with ntsdumpdir and key rotation on)", from)
 	}
 	dst := filepath.Join(stateDir, KeysFile)
