@@ -78,7 +78,7 @@ func TestConfigFailsWhereRunFails(t *testing.T) {
 		{name: "bad variable", set: []string{"NTP_PORT=70000", "ALLOW=10.0.0.0/33"}, want: `NTP_PORT="70000": out of range`},
 		{name: "mounted conf and a rendering variable", mount: "server 127.0.0.1 iburst\n", want: "is mounted, so"},
 		{name: "mounted conf chronyd -p rejects", mount: "no_such_directive 1\n", unset: []string{"NTP_SERVERS", "NTP_PORT", "ALLOW"},
-			want: "Invalid directive at line 1"},
+			want: "Invalid directive"}, // 4.9 adds the directive's name before "at line 1"
 		{name: "CLOCK_CONTROL=on without CAP_SYS_TIME", clockOn: true, wrap: noSysTime,
 			want: "CLOCK_CONTROL=on but the container was not given CAP_SYS_TIME"},
 		{name: "REFCLOCK device not in the container", set: []string{"REFCLOCK=/dev/ptp-not-here"}, want: "REFCLOCK device /dev/ptp-not-here is not in the container"},
