@@ -79,3 +79,4 @@ step "fuzz (${fuzztime} per target)"
 go test -run '^$' -fuzz '^FuzzEnvironment$' -fuzztime "$fuzztime" ./pkg/chronyconf
 go test -run '^$' -fuzz '^FuzzDirectives$' -fuzztime "$fuzztime" ./pkg/chronyconf
 go test -run '^$' -fuzz '^FuzzRefclock$' -fuzztime "$fuzztime" ./pkg/chronyconf
+go test -run '^$' -fuzz '^FuzzMatchers$' -fuzztime "$fuzztime" ./pkg/config

@@ -71,7 +71,7 @@ func runApp(ctx context.Context, args, environ []string, stdout, stderr io.Write
 			{
 				Name:        "config",
 				Usage:       "print the chrony.conf `run` would start chronyd with, and exit (a dry run)",
-				Description: "A dry run of `run`: decides the start as `run` does (the chrony user, the\ncapabilities, CHRONY_CONF, REFCLOCK, `chronyd -p`) and prints the file, writing and\nstarting nothing. Exits 1 with the error `run` would stop on (every problem when the\nenvironment is invalid).\n\n" + variablesHelp(),
+				Description: "A dry run of `run`: decides the start as `run` does (the chrony user, the\ncapabilities, CHRONY_CONF, REFCLOCK, `chronyd -p`) and prints the file, writing and\nstarting nothing. Exits 1 with the error `run` would stop on (every problem when the\nenvironment is invalid).\n\n" + variablesHelp(args),
 				Action:      func(c *cli.Context) error { return configCommand(c, environ) },
 			},
 			{

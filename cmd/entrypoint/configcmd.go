@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -27,8 +28,13 @@ func configCommand(c *cli.Context, environ []string) error {
 	return err
 }
 
-// variablesHelp lists every environment variable with its default, from config.Variables.
-func variablesHelp() string {
+// variablesHelp lists every environment variable with its default, from config.Variables,
+// when args ask for help: every exec (each probe) builds the command line, and the list is
+// over 40 entries of formatted text that only help shows.
+func variablesHelp(args []string) string {
+	if !slices.ContainsFunc(args, func(a string) bool { return a == "help" || a == "h" || a == "-h" || a == "--help" }) {
+		return "`entrypoint config --help` lists the environment variables."
+	}
 	var b strings.Builder
 	b.WriteString("ENVIRONMENT VARIABLES (default in brackets):\n")
 	for _, v := range config.Variables {

@@ -6,11 +6,9 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -252,7 +250,7 @@ func (l *loader) settings() *Settings {
 	}
 
 	if v, _, ok := l.get("NTP_PORT"); ok {
-		if kubeServiceLink().MatchString(v) {
+		if isKubeServiceLink(v) {
 			l.fail("NTP_PORT", v, errors.New("this is a Kubernetes service link (a Service named ntp exists in the namespace), not a port: set enableServiceLinks: false in the pod spec, or set NTP_PORT explicitly"))
 		} else if n, err := intIn(v, 1, 65535); err != nil {
 			l.fail("NTP_PORT", v, fmt.Errorf("%w; want a UDP port 1..65535", err))
@@ -290,7 +288,7 @@ func (l *loader) settings() *Settings {
 	}
 
 	if v, _, ok := l.get("CHRONY_USER"); ok {
-		if !userRE().MatchString(v) {
+		if !isUserName(v) {
 			l.fail("CHRONY_USER", v, errors.New("not a user name (letters, digits, '.', '_', '-', not starting with '-', at most 32)"))
 		} else {
 			s.ChronyUser = v
@@ -325,7 +323,7 @@ func (l *loader) settings() *Settings {
 	s.NTSServerKey = l.path("NTS_SERVER_KEY")
 	if v, _, ok := l.get("NTS_PORT"); ok {
 		switch n, err := intIn(v, 1024, 65535); {
-		case kubeServiceLink().MatchString(v):
+		case isKubeServiceLink(v):
 			l.fail("NTS_PORT", v, errors.New("this is a Kubernetes service link (a Service named nts exists in the namespace), not a port: set enableServiceLinks: false in the pod spec, or set NTS_PORT explicitly"))
 		case err != nil:
 			l.fail("NTS_PORT", v, fmt.Errorf("%w; want a TCP port 1024..65535 (a lower one would need CAP_NET_BIND_SERVICE)", err))
@@ -360,12 +358,6 @@ func (l *loader) settings() *Settings {
 }
 
 var microUnit = strings.NewReplacer("\u00b5s", "us", "\u03bcs", "us")
-
-var (
-	intRE           = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^-?[0-9]+$`) })
-	userRE          = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,31}$`) })
-	kubeServiceLink = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?i)(tcp|udp|sctp)://`) })
-)
 
 // valid says whether name had no error so far (so follow-up checks do not pile on).
 func (l *loader) valid(name string) bool {
@@ -506,7 +498,7 @@ func (l *loader) allow(v string) (list []string, all bool) {
 }
 
 func intIn(v string, lo, hi int) (int, error) {
-	if !intRE().MatchString(v) {
+	if !isInt(v) {
 		return 0, errors.New("not an integer")
 	}
 	n, err := strconv.Atoi(v)

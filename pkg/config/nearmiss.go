@@ -2,19 +2,10 @@ package config
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"unicode/utf8"
 )
-
-// kubeLinkName matches the variables Kubernetes injects for every Service in the namespace
-// (FOO_SERVICE_HOST, FOO_SERVICE_PORT_HTTP, FOO_PORT_123_UDP_ADDR...): a Service can be called
-// anything, so these names must never count as typos of ours.
-var kubeLinkName = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`_SERVICE_HOST$|_SERVICE_PORT(_[A-Z0-9_]+)?$|_PORT_[0-9]+_(TCP|UDP|SCTP)(_PROTO|_PORT|_ADDR)?$`)
-})
 
 // nearMisses reports set variables that are not ours but look like a mistyped one of ours: a
 // name from another image (aliases), a different case, full-width look-alike letters, or an
@@ -35,7 +26,7 @@ func nearMisses(names []string, e env) []error {
 			errs = append(errs, fmt.Errorf("%s is not a known variable; %s", printable(name), hint))
 			continue
 		}
-		if kubeLinkName().MatchString(name) || kubeServiceLink().MatchString(e[name]) {
+		if isKubeLinkName(name) || isKubeServiceLink(e[name]) {
 			continue
 		}
 		folded := strings.ToUpper(foldWidth(name))
