@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/chris-short/chrony/internal/needs"
 	"github.com/chris-short/chrony/test/readme"
 	"github.com/chris-short/chrony/test/standin"
@@ -171,44 +169,11 @@ func TestDockerRunReadme(t *testing.T) {
 // port, its own container name, and a fast health interval.
 func TestCompose(t *testing.T) {
 	needs.Docker(t)
-	data, err := os.ReadFile(filepath.Join(repo, "docker-compose.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cf map[string]any
-	if err := yaml.Unmarshal(data, &cf); err != nil {
-		t.Fatal(err)
-	}
-	svc := cf["services"].(map[string]any)["chrony"].(map[string]any)
 	name := prefix + "-compose"
-	svc["image"] = image
-	svc["container_name"] = name
-	var caps []any
-	for _, c := range svc["cap_add"].([]any) {
-		if c != "SYS_TIME" {
-			caps = append(caps, c)
-		}
-	}
-	if len(caps) != len(svc["cap_add"].([]any))-1 {
-		t.Fatalf("docker-compose.yaml cap_add %v lacks SYS_TIME", svc["cap_add"])
-	}
-	svc["cap_add"] = caps
-	delete(svc, "ports")
-	env := svc["environment"].(map[string]any)
-	delete(env, "NTP_POOLS")
-	env["NTP_SERVERS"] = upstream + " iburst minpoll -2 maxpoll 0"
-	svc["healthcheck"].(map[string]any)["interval"] = "1s"
-	cf["networks"] = map[string]any{"default": map[string]any{"external": true, "name": network}}
 	// Volumes are named <project>_chrony-state: the project name carries the prefix.
-	out, err := yaml.Marshal(cf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	file := filepath.Join(dir, "docker-compose.yaml")
-	if err := os.WriteFile(file, out, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := composeForTest(t, image, name, upstream+" iburst minpoll -2 maxpoll 0", network, func(svc map[string]any) {
+		svc["healthcheck"].(map[string]any)["interval"] = "1s"
+	})
 	project := strings.ReplaceAll(prefix, "-", "") + "compose"
 	compose := func(args ...string) string {
 		t.Helper()

@@ -7,11 +7,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"sigs.k8s.io/yaml"
 
 	"github.com/chris-short/chrony/internal/procstatus"
 )
@@ -242,4 +245,48 @@ func hardNofile() uint64 {
 		return 1024
 	}
 	return r.Max
+}
+
+// composeForTest writes a copy of the repository's docker-compose.yaml with the changes every
+// compose test needs, and returns its path: image and container name, no SYS_TIME (the file
+// must have asked for it), no host port, NTP_SERVERS=source instead of the pools (no
+// Internet), and the test's network as the default one; edit makes the test's own changes
+// to the service.
+func composeForTest(t *testing.T, image, name, source, network string, edit func(svc map[string]any)) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repo, "docker-compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cf map[string]any
+	if err := yaml.Unmarshal(data, &cf); err != nil {
+		t.Fatal(err)
+	}
+	svc := cf["services"].(map[string]any)["chrony"].(map[string]any)
+	svc["image"], svc["container_name"] = image, name
+	var caps []any
+	for _, c := range svc["cap_add"].([]any) {
+		if c != "SYS_TIME" {
+			caps = append(caps, c)
+		}
+	}
+	if len(caps) != len(svc["cap_add"].([]any))-1 {
+		t.Fatalf("docker-compose.yaml cap_add %v lacks SYS_TIME", svc["cap_add"])
+	}
+	svc["cap_add"] = caps
+	delete(svc, "ports")
+	env := svc["environment"].(map[string]any)
+	delete(env, "NTP_POOLS")
+	env["NTP_SERVERS"] = source
+	edit(svc)
+	cf["networks"] = map[string]any{"default": map[string]any{"external": true, "name": network}}
+	out, err := yaml.Marshal(cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "docker-compose.yaml")
+	if err := os.WriteFile(file, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/chris-short/chrony/internal/needs"
 	"github.com/chris-short/chrony/test/readme"
 	"github.com/chris-short/chrony/test/standin"
@@ -258,38 +256,10 @@ func TestPodmanCompose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(repo, "docker-compose.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cf map[string]any
-	if err := yaml.Unmarshal(data, &cf); err != nil {
-		t.Fatal(err)
-	}
-	svc := cf["services"].(map[string]any)["chrony"].(map[string]any)
 	name := prefix + "-podcompose"
-	svc["image"], svc["container_name"] = podmanImage, name
-	var caps []any
-	for _, c := range svc["cap_add"].([]any) {
-		if c != "SYS_TIME" {
-			caps = append(caps, c)
-		}
-	}
-	svc["cap_add"] = caps
-	delete(svc, "ports")
-	delete(svc, "healthcheck") // Podman runs healthchecks from systemd timers; not here
-	env := svc["environment"].(map[string]any)
-	delete(env, "NTP_POOLS")
-	env["NTP_SERVERS"] = podmanUpstreamSource()
-	cf["networks"] = map[string]any{"default": map[string]any{"external": true, "name": podmanNet}}
-	out, err := yaml.Marshal(cf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "docker-compose.yaml")
-	if err := os.WriteFile(file, out, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := composeForTest(t, podmanImage, name, podmanUpstreamSource(), podmanNet, func(svc map[string]any) {
+		delete(svc, "healthcheck") // Podman runs healthchecks from systemd timers; not here
+	})
 	project := strings.ReplaceAll(prefix, "-", "") + "podcompose"
 	compose := func(args ...string) {
 		t.Helper()
