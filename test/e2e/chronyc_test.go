@@ -76,7 +76,7 @@ func TestChronyc(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			name := fmt.Sprintf("%s-chronyc%d", prefix, i)
-			logsOnFailure(t, name)
+			ownContainer(t, name)
 			args := append([]string{"run", "-d", "--name", name, "--network", network}, tc.flags...)
 			dockerT(t, append(append(args, clientEnv()...), image)...)
 			waitStratum(t, ipOf(t, name)+":123", 2, 30*time.Second)

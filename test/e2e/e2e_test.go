@@ -116,7 +116,7 @@ func TestImageDeclarations(t *testing.T) {
 func TestDockerRunReadme(t *testing.T) {
 	needs.Docker(t)
 	name, volume := prefix+"-run", prefix+"-state"
-	logsOnFailure(t, name)
+	ownContainer(t, name)
 	args := append([]string{"run", "-d", "--name", name, "--network", network,
 		// Docker 20.10 has no --health-start-interval: poll fast so healthy shows in seconds; the
 		// command and its meaning are the image's.
@@ -191,7 +191,7 @@ func TestCompose(t *testing.T) {
 		defer cancel()
 		_ = exec.CommandContext(ctx, "docker-compose", "-p", project, "-f", file, "down", "-v", "-t", "5").Run()
 	})
-	logsOnFailure(t, name)
+	ownContainer(t, name)
 	compose("up", "-d")
 
 	ip := ipOf(t, name)
@@ -264,7 +264,7 @@ func TestClockControl(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			name := fmt.Sprintf("%s-cap%d", prefix, i)
 			t.Cleanup(func() { _, _ = docker(context.Background(), "rm", "-f", "-v", name) })
-			logsOnFailure(t, name)
+			ownContainer(t, name)
 			args := []string{"run", "-d", "--name", name, "--network", network, "--read-only",
 				"--tmpfs", "/run/chrony", "--cap-drop", "ALL"}
 			args = append(append(args, tc.flags...), capreportMount...)

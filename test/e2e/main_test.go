@@ -156,12 +156,17 @@ func inspect(t *testing.T, kind, name string, into any) {
 	}
 }
 
-// logsOnFailure prints a container's logs when the test has failed.
-func logsOnFailure(t *testing.T, name string) {
+// ownContainer makes the container name the test's: when the test ends its logs are printed
+// if the test failed, and it is removed, so that `go test -count=N` can start it again (the
+// names carry the process id, not the run).
+func ownContainer(t *testing.T, name string) {
 	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
 		if t.Failed() {
-			out, _ := docker(context.Background(), "logs", "--tail", "60", name)
+			out, _ := docker(ctx, "logs", "--tail", "60", name)
 			t.Logf("logs of %s:\n%s", name, out)
 		}
+		_, _ = docker(ctx, "rm", "-f", name)
 	})
 }

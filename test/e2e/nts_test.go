@@ -33,13 +33,13 @@ func TestNTS(t *testing.T) {
 	}
 	common := []string{"run", "-d", "--network", network, "--read-only", "--tmpfs", "/run/chrony", "--cap-drop", "ALL",
 		"-e", "LOG_FORMAT=console", "-e", "CLOCK_CONTROL=off"}
-	logsOnFailure(t, server)
+	ownContainer(t, server)
 	dockerT(t, append(append(common, "--name", server, "-v", tls+":/certs:ro",
 		"-e", "NTP_SERVERS="+upstream+" iburst minpoll -2 maxpoll 0",
 		"-e", "NTS_SERVER_CERT=/certs/"+filepath.Base(p.Cert), "-e", "NTS_SERVER_KEY=/certs/"+filepath.Base(p.Key)), image)...)
 	waitStratum(t, ipOf(t, server)+":123", 2, 30*time.Second)
 
-	logsOnFailure(t, client)
+	ownContainer(t, client)
 	dockerT(t, append(append(common, "--name", client, "-v", tls+":/certs:ro",
 		"-v", dropIn+":/etc/chrony/conf.d/nts-ca.conf:ro",
 		"-e", "NTP_SERVERS="+server+" iburst minpoll -2 maxpoll 0", "-e", "ENABLE_NTS=true"), image)...)

@@ -40,6 +40,15 @@ func podmanCmd(ctx context.Context, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// ownPodmanContainer is ownContainer for Podman: the container is removed when the test ends.
+func ownPodmanContainer(t *testing.T, name string) {
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		_ = podmanCmd(ctx, "rm", "-f", name).Run()
+	})
+}
+
 // podmanT runs podman and fails the test on error; podman's complaints about a missing systemd
 // (healthcheck timers) go to the log, not into the output.
 func podmanT(t *testing.T, args ...string) string {
@@ -211,6 +220,7 @@ func TestPodmanRun(t *testing.T) {
 	setupPodman(t)
 	t.Run("clock control with the capability reporter", func(t *testing.T) {
 		name := prefix + "-podcap"
+		ownPodmanContainer(t, name)
 		args := append([]string{"run", "-d", "--name", name}, podmanRunFlags(t, prefix+"-podcap-state", true)...)
 		args = append(append(args, capreportMount...), "-e", "CHRONYD="+capreport,
 			"-e", "CAPREPORT_OUT=/run/chrony/chronyd/capreport.json", "-e", "NTP_SERVERS="+podmanUpAddr,
@@ -238,6 +248,7 @@ func TestPodmanRun(t *testing.T) {
 	})
 	t.Run("serving with -x", func(t *testing.T) {
 		name := prefix + "-podrun"
+		ownPodmanContainer(t, name)
 		args := append([]string{"run", "-d", "--name", name}, podmanRunFlags(t, prefix+"-podrun-state", false)...)
 		podmanT(t, append(args, "-e", "NTP_SERVERS="+podmanUpstreamSource(), "-e", "LOG_FORMAT=console", podmanImage)...)
 		podmanReady(t, name, 30*time.Second)

@@ -99,7 +99,7 @@ func TestRefclockDevice(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			name := fmt.Sprintf("%s-ref%d", prefix, i)
 			t.Cleanup(func() { _, _ = docker(context.Background(), "rm", "-f", "-v", name) })
-			logsOnFailure(t, name)
+			ownContainer(t, name)
 			args := append([]string{"run", "-d", "--name", name, "--network", network, "--read-only",
 				"--tmpfs", "/run/chrony", "--cap-drop", "ALL"}, tc.flags...)
 			env := append([]string{"CHRONYD=" + standin.CapreportPath, "CAPREPORT_OUT=/run/chrony/chronyd/capreport.json",
