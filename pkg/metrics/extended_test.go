@@ -173,9 +173,5 @@ func gatherFamilies(t *testing.T, c prometheus.Collector) map[string]*dto.Metric
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]*dto.MetricFamily{}
-	for _, mf := range mfs {
-		out[mf.GetName()] = mf
-	}
-	return out
+	return byName(mfs)
 }

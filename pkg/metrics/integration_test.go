@@ -23,25 +23,7 @@ func TestRealChronyd(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(New(Options{Dial: DialSocket(cl.Socket, chronytest.ShortTempDir(t)), Timeout: 2 * time.Second, Logger: zaptest.NewLogger(t)}))
 
-	var fams map[string]*dto.MetricFamily
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		fams = map[string]*dto.MetricFamily{}
-		for _, mf := range mfs {
-			fams[mf.GetName()] = mf
-		}
-		if value(fams, "chrony_tracking_stratum", nil) == 2 && value(fams, "chrony_sourcestats_samples", nil) >= 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not synchronised within 20s\n%s", cl.Logs())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	fams := byName(gatherSynced(t, reg, cl))
 	src := map[string]string{"source_address": "127.0.0.1", "source_name": "127.0.0.1"}
 	checks := []struct {
 		name   string
@@ -180,4 +162,34 @@ func restart(t *testing.T, in *chronytest.Instance) {
 			t.Fatalf("restarted chronyd did not open %s within 10s", in.Socket)
 		}
 	}
+}
+
+// gatherSynced gathers g until cl reports its source synchronised (stratum 2, two samples of
+// it), for at most 20 s, and returns that gathering.
+func gatherSynced(tb testing.TB, g prometheus.Gatherer, cl *chronytest.Instance) []*dto.MetricFamily {
+	tb.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mfs, err := g.Gather()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		fams := byName(mfs)
+		if value(fams, "chrony_tracking_stratum", nil) == 2 && value(fams, "chrony_sourcestats_samples", nil) >= 2 {
+			return mfs
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("not synchronised within 20s\n%s", cl.Logs())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// byName indexes gathered families by name.
+func byName(mfs []*dto.MetricFamily) map[string]*dto.MetricFamily {
+	out := make(map[string]*dto.MetricFamily, len(mfs))
+	for _, mf := range mfs {
+		out[mf.GetName()] = mf
+	}
+	return out
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/chris-short/chrony/internal/chronytest"
@@ -29,25 +28,7 @@ func TestRealChronydExposition(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(New(Options{Dial: DialSocket(cl.Socket, chronytest.ShortTempDir(t)), Timeout: 2 * time.Second, Logger: zaptest.NewLogger(t)}))
 
-	var mfs []*dto.MetricFamily
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var err error
-		if mfs, err = reg.Gather(); err != nil {
-			t.Fatal(err)
-		}
-		fams := map[string]*dto.MetricFamily{}
-		for _, mf := range mfs {
-			fams[mf.GetName()] = mf
-		}
-		if value(fams, "chrony_tracking_stratum", nil) == 2 && value(fams, "chrony_sourcestats_samples", nil) >= 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not synchronised within 20s\n%s", cl.Logs())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	mfs := gatherSynced(t, reg, cl)
 	var b strings.Builder
 	fmt.Fprintf(&b, "# /metrics of a synchronised chronyd %s or later (one loopback source): family, type, help; series' label names\n", since)
 	for _, mf := range mfs {
