@@ -14,7 +14,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-
 # A test that needs chronyd, Docker or the cluster skips with a how-to message under a plain
 # `go test ./...` (a laptop); here such a skip is a failure, so this command runs everything.
 export CHRONY_TEST_STRICT=1

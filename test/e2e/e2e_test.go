@@ -263,7 +263,6 @@ func TestClockControl(t *testing.T) {
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			name := fmt.Sprintf("%s-cap%d", prefix, i)
-			t.Cleanup(func() { _, _ = docker(context.Background(), "rm", "-f", "-v", name) })
 			ownContainer(t, name)
 			args := []string{"run", "-d", "--name", name, "--network", network, "--read-only",
 				"--tmpfs", "/run/chrony", "--cap-drop", "ALL"}

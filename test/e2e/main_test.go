@@ -157,8 +157,8 @@ func inspect(t *testing.T, kind, name string, into any) {
 }
 
 // ownContainer makes the container name the test's: when the test ends its logs are printed
-// if the test failed, and it is removed, so that `go test -count=N` can start it again (the
-// names carry the process id, not the run).
+// if the test failed, and it is removed with its anonymous volumes, so that `go test -count=N`
+// can start it again (the names carry the process id, not the run).
 func ownContainer(t *testing.T, name string) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -167,6 +167,6 @@ func ownContainer(t *testing.T, name string) {
 			out, _ := docker(ctx, "logs", "--tail", "60", name)
 			t.Logf("logs of %s:\n%s", name, out)
 		}
-		_, _ = docker(ctx, "rm", "-f", name)
+		_, _ = docker(ctx, "rm", "-f", "-v", name)
 	})
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -98,7 +97,6 @@ func TestRefclockDevice(t *testing.T) {
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			name := fmt.Sprintf("%s-ref%d", prefix, i)
-			t.Cleanup(func() { _, _ = docker(context.Background(), "rm", "-f", "-v", name) })
 			ownContainer(t, name)
 			args := append([]string{"run", "-d", "--name", name, "--network", network, "--read-only",
 				"--tmpfs", "/run/chrony", "--cap-drop", "ALL"}, tc.flags...)
